@@ -1,0 +1,36 @@
+"""bioplastic: leaky recurrent networks, biologically plausible learning rules, exact gradients.
+
+>>> import numpy as np, bioplastic as bp
+>>> net = bp.LeakyRNN.random(n_in=2, n_rec=20, n_out=1, tau=10.0, seed=0)
+>>> x = np.zeros((4, 50, 2)); target = np.ones((4, 50, 1))
+>>> g = bp.gradient(net, x, target, rule="bptt")
+>>> sorted(g) == sorted(net.params)
+True
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import rules
+from .activations import ACTIVATIONS, Activation
+from .gradient import gradient
+from .network import PARAM_NAMES, LeakyRNN, Trajectory
+from .objective import loss
+from .rules import RULES
+
+try:
+    __version__ = version("bioplastic")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "LeakyRNN",
+    "Trajectory",
+    "loss",
+    "gradient",
+    "rules",
+    "RULES",
+    "ACTIVATIONS",
+    "Activation",
+    "PARAM_NAMES",
+    "__version__",
+]

@@ -1,0 +1,552 @@
+r"""The leaky recurrent network, in its two standard forms.
+
+With α = dt/τ (a scalar, or one value per unit, 0 < α ≤ 1), weights stored as ``W[post, pre]``:
+
+**rate form** (Murray 2019, eLife 8:e43299, eq. 1; Marschall et al. 2020, JMLR 21, eq. 1)::
+
+    u_t = W_rec h_{t-1} + W_in x_t + b
+    h_t = (1 - α) h_{t-1} + α f(u_t)
+    y_t = W_out h_t + b_out
+
+**current form** (Song, Yang & Wang 2016, PLoS Comput Biol 12:e1004792, eqs. 1-3)::
+
+    v_t = (1 - α) v_{t-1} + α (W_rec f(v_{t-1}) + W_in x_t + b)
+    r_t = f(v_t)
+    y_t = W_out r_t + b_out
+
+Both are one recursion ``s_t = (1-α) s_{t-1} + α φ(W_rec ρ(s_{t-1}) + W_in x_t + b)`` with
+``y_t = W_out ρ(s_t) + b_out``: the rate form has ``φ = f, ρ = id``, the current form
+``φ = id, ρ = f``.  Gradient code is written once against ``φ`` and ``ρ``:
+
+* ``gain``  = α ⊙ φ'(u_t), the factor between a unit's state change and its input current;
+* ``slope`` = ρ'(s_t), the factor between a unit's state and the rate it sends on
+  (1 in the rate form, so it is ``None`` there).
+
+The Williams & Zipser (1989) network is the rate form at α = 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from . import _scratch
+from ._validate import as_float_array, check_finite, check_shape, float_array, one_of
+from .activations import Activation, get_activation
+
+__all__ = ["LeakyRNN", "Trajectory", "Trace", "PARAM_NAMES", "FORMS"]
+
+PARAM_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out", "b_out")
+WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "W_out")
+FORMS: tuple[str, ...] = ("rate", "current")
+
+
+class Trajectory(NamedTuple):
+    """What :meth:`LeakyRNN.run` returns; unpack as ``states, outputs = net.run(x)``."""
+
+    states: np.ndarray
+    """``(trial, time, unit)``: h_t (rate form) or v_t (current form), t = 1..T."""
+    outputs: np.ndarray
+    """``(trial, time, output)``: y_t, t = 1..T."""
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A forward pass kept for gradient computation.  Arrays are **time-major**.
+
+    Index 0 along time is t = 0 (the initial state); ``inputs``, ``gain`` and ``outputs``
+    start at t = 1, so ``inputs[t-1]`` is x_t.
+    """
+
+    inputs: np.ndarray  # (T, B, n_in)     x_t
+    states: np.ndarray  # (T+1, B, n)      s_t (h or v)
+    rates: np.ndarray  # (T+1, B, n)       ρ(s_t), the presynaptic rates
+    outputs: np.ndarray  # (T, B, n_out)   y_t
+    gain: np.ndarray | None  # (T, B, n)   α φ'(u_t)
+    slope: np.ndarray | None  # (T+1, B, n) ρ'(s_t); None in the rate form (ρ' = 1)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+class LeakyRNN:
+    """A leaky rate RNN (see the module docstring for the equations).
+
+    Parameters
+    ----------
+    W_in, W_rec, W_out:
+        Weights ``(n_rec, n_in)``, ``(n_rec, n_rec)``, ``(n_out, n_rec)``, stored ``[post, pre]``.
+        ``n_in`` may be 0 (a network with no input).
+    b, b_out:
+        Biases ``(n_rec,)`` and ``(n_out,)``; zeros when ``None``.
+    tau, alpha, dt:
+        Give either ``alpha`` or ``tau`` (with ``dt``; α = dt/τ).  Each is a scalar or one value
+        per unit ``(n_rec,)``, with 0 < α ≤ 1 (so τ ≥ dt).
+    activation:
+        ``"tanh"``, ``"relu"``, ``"softplus"``, ``"sigmoid"`` or ``"linear"``.
+    form:
+        ``"rate"`` (h-state) or ``"current"`` (v-state with r = f(v)).
+    connectivity:
+        Optional ``{name: mask}`` for ``"W_in"``, ``"W_rec"``, ``"W_out"``; a mask has the
+        weight's shape and entries 0/1.  Masked weights must be 0 and stay exactly 0 in every
+        gradient.
+    dale:
+        Optional sign per recurrent unit ``(n_rec,)`` of +1 (excitatory) or -1 (inhibitory):
+        column j of ``W_rec`` must have sign ``dale[j]`` (or be 0).
+    plastic:
+        Names of the parameters that learn (default: all of :data:`PARAM_NAMES`).  The others
+        get exactly-zero gradients.
+    dtype:
+        ``np.float64`` (default) or ``np.float32``.
+    """
+
+    def __init__(
+        self,
+        W_in: ArrayLike,
+        W_rec: ArrayLike,
+        W_out: ArrayLike,
+        b: ArrayLike | None = None,
+        b_out: ArrayLike | None = None,
+        *,
+        tau: float | ArrayLike | None = None,
+        alpha: float | ArrayLike | None = None,
+        dt: float = 1.0,
+        activation: str | Activation = "tanh",
+        form: str = "rate",
+        connectivity: Mapping[str, ArrayLike] | None = None,
+        dale: ArrayLike | None = None,
+        plastic: Iterable[str] | None = None,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        self._dtype = _check_dtype(dtype)
+        dt_ = self._dtype
+        W_rec = as_float_array("W_rec", W_rec, dt_)
+        if W_rec.ndim != 2 or W_rec.shape[0] != W_rec.shape[1] or W_rec.shape[0] == 0:
+            raise ValueError(
+                f"W_rec must be a square 2-D array (unit, unit) with at least one unit; "
+                f"got shape {W_rec.shape}"
+            )
+        n = W_rec.shape[0]
+        W_in = as_float_array("W_in", W_in, dt_)
+        if W_in.ndim != 2:
+            raise ValueError(f"W_in must be 2-D (unit, input) = ({n}, *); got shape {W_in.shape}")
+        W_out = as_float_array("W_out", W_out, dt_)
+        if W_out.ndim != 2:
+            raise ValueError(
+                f"W_out must be 2-D (output, unit) = (*, {n}); got shape {W_out.shape}"
+            )
+        n_in, n_out = W_in.shape[1], W_out.shape[0]
+        if n_out == 0:
+            raise ValueError(f"W_out must have at least one output row; got shape {W_out.shape}")
+        params = {
+            "W_in": float_array("W_in", W_in, [("unit", n), ("input", n_in)], dt_),
+            "W_rec": float_array("W_rec", W_rec, [("unit", n), ("unit", n)], dt_),
+            "b": float_array("b", np.zeros(n) if b is None else b, [("unit", n)], dt_),
+            "W_out": float_array("W_out", W_out, [("output", n_out), ("unit", n)], dt_),
+            "b_out": float_array(
+                "b_out", np.zeros(n_out) if b_out is None else b_out, [("output", n_out)], dt_
+            ),
+        }
+        self._params = {k: _readonly(v.copy()) for k, v in params.items()}
+        self._n_in, self._n_rec, self._n_out = n_in, n, n_out
+        self._alpha, self._dt = _resolve_alpha(tau, alpha, dt, n)
+        # α in the computing dtype, so float32 arithmetic is never promoted to float64.
+        self._alpha_c = self._alpha if isinstance(self._alpha, float) else _readonly(
+            self._alpha.astype(dt_)
+        )
+        self._activation = get_activation(activation)
+        self._form = one_of("form", form, FORMS)
+        self._connectivity = self._check_connectivity(connectivity)
+        self._dale = self._check_dale(dale)
+        self._plastic = self._check_plastic(plastic)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def random(
+        cls,
+        n_in: int,
+        n_rec: int,
+        n_out: int,
+        *,
+        tau: float | ArrayLike,
+        dt: float = 1.0,
+        g: float = 1.5,
+        activation: str = "tanh",
+        form: str = "rate",
+        seed: int = 0,
+        exc_fraction: float | None = None,
+        dtype: DTypeLike = np.float64,
+    ) -> LeakyRNN:
+        """A randomly initialised network, as in Murray 2019 (Methods and the author's code).
+
+        * ``W_rec = g · N(0, 1) / √n_rec`` (spectral radius ≈ g; g = 1.5 is weakly chaotic);
+        * ``W_in  = U(-1, 1) / √n_in``;
+        * ``W_out = 0.1 · U(-1, 1) / √n_rec``;
+        * biases 0.
+
+        With ``exc_fraction`` (e.g. 0.8) the network obeys Dale's law: the first
+        ``round(exc_fraction · n_rec)`` units are excitatory.  ``W_rec`` is then
+        ``|N(0, 1)|`` signed by column, inhibitory columns scaled by n_E/n_I so that each
+        row's expected input is balanced, and the whole matrix rescaled to spectral radius g
+        (after Song, Yang & Wang 2016).
+
+        Randomness comes only from ``np.random.default_rng(seed)``.
+        """
+        for name, v in (("n_in", n_in), ("n_rec", n_rec), ("n_out", n_out)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"{name} must be a non-negative int; got {v!r}")
+        if n_rec < 1 or n_out < 1:
+            raise ValueError(f"n_rec and n_out must be >= 1; got n_rec={n_rec}, n_out={n_out}")
+        if not np.isfinite(g) or g < 0:
+            raise ValueError(f"g must be a finite number >= 0; got {g!r}")
+        rng = np.random.default_rng(seed)
+        W_rec = g * rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec)
+        W_in = rng.uniform(-1.0, 1.0, (n_rec, n_in)) / np.sqrt(max(n_in, 1))
+        W_out = 0.1 * rng.uniform(-1.0, 1.0, (n_out, n_rec)) / np.sqrt(n_rec)
+        dale = None
+        if exc_fraction is not None:
+            if not 0.0 < exc_fraction < 1.0:
+                raise ValueError(f"exc_fraction must lie in (0, 1); got {exc_fraction!r}")
+            n_exc = int(round(exc_fraction * n_rec))
+            if not 0 < n_exc < n_rec:
+                raise ValueError(
+                    f"exc_fraction={exc_fraction} leaves no excitatory or no inhibitory unit "
+                    f"among n_rec={n_rec}"
+                )
+            dale = np.where(np.arange(n_rec) < n_exc, 1.0, -1.0)
+            W_rec = np.abs(W_rec) * dale
+            W_rec[:, n_exc:] *= n_exc / (n_rec - n_exc)
+            radius = np.max(np.abs(np.linalg.eigvals(W_rec)))
+            if radius > 0:
+                W_rec *= g / radius
+        return cls(
+            W_in, W_rec, W_out, tau=tau, dt=dt, activation=activation, form=form,
+            dale=dale, dtype=dtype,
+        )
+
+    def with_params(self, params: Mapping[str, ArrayLike]) -> LeakyRNN:
+        """A copy of this network with some parameters replaced (validated as in ``__init__``)."""
+        unknown = set(params) - set(PARAM_NAMES)
+        if unknown:
+            raise ValueError(
+                f"unknown parameter name(s) {sorted(unknown)}; accepted: {list(PARAM_NAMES)}"
+            )
+        new = {**self._params, **params}
+        for k in PARAM_NAMES:
+            given = np.shape(new[k])
+            if given != self._params[k].shape:
+                raise ValueError(
+                    f"{k} must keep its shape {self._params[k].shape}; got {given}"
+                )
+        return LeakyRNN(
+            new["W_in"], new["W_rec"], new["W_out"], new["b"], new["b_out"],
+            alpha=self._alpha, dt=self._dt, activation=self._activation, form=self._form,
+            connectivity=self._connectivity, dale=self._dale, plastic=self._plastic,
+            dtype=self._dtype,
+        )
+
+    def astype(self, dtype: DTypeLike) -> LeakyRNN:
+        """The same network computing in ``dtype`` (``np.float32`` or ``np.float64``)."""
+        return LeakyRNN(
+            **self._params, alpha=self._alpha, dt=self._dt, activation=self._activation,
+            form=self._form, connectivity=self._connectivity, dale=self._dale,
+            plastic=self._plastic, dtype=dtype,
+        )
+
+    def constrain(self, params: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+        """Project ``params`` onto the network's constraints.
+
+        Masked weights are set to 0, and recurrent weights whose sign breaks Dale's law are set
+        to 0 (the projection used by Song et al. 2016 after each update).  Returns a new dict.
+        """
+        out = {k: np.array(v, dtype=self._dtype) for k, v in params.items()}
+        for k, m in self._connectivity.items():
+            if k in out:
+                out[k] = np.where(m, out[k], 0.0).astype(self._dtype)
+        if self._dale is not None and "W_rec" in out:
+            w = out["W_rec"]
+            out["W_rec"] = np.where(w * self._dale >= 0, w, 0.0).astype(self._dtype)
+        return out
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """``{"W_in", "W_rec", "b", "W_out", "b_out"}``: read-only arrays, ``W[post, pre]``."""
+        return dict(self._params)
+
+    n_in = property(lambda self: self._n_in, doc="Number of inputs.")
+    n_rec = property(lambda self: self._n_rec, doc="Number of recurrent units.")
+    n_out = property(lambda self: self._n_out, doc="Number of outputs.")
+    dt = property(lambda self: self._dt, doc="Time step (same units as tau).")
+    dtype = property(lambda self: self._dtype, doc="Floating-point type of all arrays.")
+    form = property(lambda self: self._form, doc='"rate" or "current".')
+    activation = property(lambda self: self._activation, doc="The activation f.")
+
+    @property
+    def alpha(self) -> float | np.ndarray:
+        """α = dt/τ: a float, or a read-only ``(n_rec,)`` array in the network's dtype."""
+        return self._alpha_c
+
+    @property
+    def tau(self) -> float | np.ndarray:
+        """τ = dt/α."""
+        return self._dt / self._alpha
+
+    @property
+    def connectivity(self) -> dict[str, np.ndarray]:
+        """``{name: bool mask}`` for the masked weights (empty when fully connected)."""
+        return dict(self._connectivity)
+
+    @property
+    def dale(self) -> np.ndarray | None:
+        """Sign (+1/-1) of each recurrent unit's outgoing weights, or ``None``."""
+        return self._dale
+
+    @property
+    def plastic(self) -> frozenset[str]:
+        """Names of the parameters that learn."""
+        return self._plastic
+
+    def __repr__(self) -> str:
+        a = self._alpha
+        alpha = f"{a:g}" if isinstance(a, float) else f"per-unit [{a.min():g}, {a.max():g}]"
+        extras = []
+        if self._connectivity:
+            extras.append(f"connectivity={sorted(self._connectivity)}")
+        if self._dale is not None:
+            extras.append(f"dale: {int((self._dale > 0).sum())} E / {int((self._dale < 0).sum())} I")
+        if self._plastic != frozenset(PARAM_NAMES):
+            extras.append(f"plastic={sorted(self._plastic)}")
+        return (
+            f"LeakyRNN(n_in={self._n_in}, n_rec={self._n_rec}, n_out={self._n_out}, "
+            f"alpha={alpha}, activation={self._activation.name!r}, form={self._form!r}, "
+            f"dtype={np.dtype(self._dtype).name}" + "".join(", " + e for e in extras) + ")"
+        )
+
+    # ------------------------------------------------------------------ simulation
+    def rate(self, states: np.ndarray) -> np.ndarray:
+        """The rates a unit sends on: ``h`` itself (rate form) or ``f(v)`` (current form)."""
+        states = np.asarray(states, dtype=self._dtype)
+        return states.copy() if self._form == "rate" else self._activation(states)
+
+    def run(self, x: ArrayLike, h0: ArrayLike | None = None) -> Trajectory:
+        """Simulate trials.
+
+        Parameters
+        ----------
+        x:
+            Inputs ``(trial, time, input)``.
+        h0:
+            Initial state ``(trial, unit)``, or ``(unit,)`` shared by all trials; zeros if None.
+
+        Returns
+        -------
+        Trajectory
+            ``states (trial, time, unit)`` and ``outputs (trial, time, output)``, t = 1..T.
+        """
+        trace = self.forward(self.check_inputs(x), self.check_h0(h0, np.shape(x)[0]), scratch=True)
+        return Trajectory(
+            np.ascontiguousarray(trace.states[1:].transpose(1, 0, 2)),
+            np.ascontiguousarray(trace.outputs.transpose(1, 0, 2)),
+        )
+
+    def check_inputs(self, x: ArrayLike) -> np.ndarray:
+        """Validate ``x`` ``(trial, time, input)``; return it in this network's dtype."""
+        x = as_float_array("x", x, self._dtype)
+        check_shape("x", x, [("trial", None), ("time", None), ("input", self._n_in)])
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(
+                f"x must have at least one trial and one time step; got shape {x.shape}"
+            )
+        check_finite("x", x)
+        return x
+
+    def check_h0(self, h0: ArrayLike | None, n_trials: int) -> np.ndarray:
+        """Validate ``h0``; return it as ``(trial, unit)``."""
+        if h0 is None:
+            return np.zeros((n_trials, self._n_rec), dtype=self._dtype)
+        h0 = as_float_array("h0", h0, self._dtype)
+        if h0.ndim == 1:
+            check_shape("h0", h0, [("unit", self._n_rec)])
+            h0 = np.broadcast_to(h0, (n_trials, self._n_rec))
+        check_shape("h0", h0, [("trial", n_trials), ("unit", self._n_rec)])
+        check_finite("h0", h0)
+        return np.array(h0)
+
+    def forward(
+        self,
+        x: np.ndarray,
+        h0: np.ndarray,
+        *,
+        derivatives: bool = False,
+        scratch: bool = False,
+    ) -> Trace:
+        """Simulate already-validated ``x (trial, time, input)`` from ``h0 (trial, unit)``.
+
+        One matmul per time step; everything that does not depend on the previous state (the
+        input drive, the readout, the derivatives when ``derivatives=True``) is computed for
+        all time steps at once.  With ``scratch=True`` the large arrays of the trace live in
+        reusable per-thread memory (:mod:`bioplastic._scratch`): only for a caller that lets
+        no part of the trace escape.
+        """
+        alloc = _scratch.empty if scratch else (lambda role, shape, dtype: np.empty(shape, dtype))
+        p, a, f = self._params, self._alpha_c, self._activation.forward
+        B, T, _ = x.shape
+        n, dtype = self._n_rec, self._dtype
+        lk = 1.0 - a  # the leak
+        xs = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, n_in)
+        S = alloc("states", (T + 1, B, n), dtype)
+        S[0] = h0
+        buf = np.empty((B, n), dtype=dtype)
+        if self._form == "rate":
+            # F[t] holds the input drive W_in x_t + b, then u_t, then f(u_t)
+            F = alloc("drive", (T, B, n), dtype)
+            np.matmul(xs.reshape(T * B, -1), p["W_in"].T, out=F.reshape(T * B, n))
+            F += p["b"]
+            W_rec_T = p["W_rec"].T
+            for t in range(T):
+                u = F[t]
+                u += np.matmul(S[t], W_rec_T, out=buf)
+                f(u, u)
+                s = np.multiply(u, a, out=S[t + 1])
+                s += np.multiply(S[t], lk, out=buf)
+            R = S
+        else:
+            # α is folded into the weights: S[t+1] first holds α (W_in x_t + b)
+            a_post = np.reshape(a, (-1, 1))
+            np.matmul(xs.reshape(T * B, -1), (p["W_in"] * a_post).T, out=S[1:].reshape(T * B, n))
+            S[1:] += np.multiply(p["b"], a, dtype=dtype)
+            aW_rec_T = (p["W_rec"] * a_post).T
+            R = alloc("rates", (T + 1, B, n), dtype)  # r_t = f(v_t)
+            f(S[0], R[0])
+            for t in range(T):
+                v = S[t + 1]
+                v += np.matmul(R[t], aW_rec_T, out=buf)
+                v += np.multiply(S[t], lk, out=buf)
+                f(v, R[t + 1])
+        Y = (R[1:].reshape(T * B, n) @ p["W_out"].T).reshape(T, B, self._n_out)
+        Y += p["b_out"]
+        gain = slope = None
+        if derivatives:
+            df = self._activation.slope_from_value
+            if self._form == "rate":
+                gain = df(F, F)  # F is not needed any more: overwrite it
+                gain *= a
+            else:
+                gain = np.broadcast_to(np.asarray(a, dtype=dtype), (T, B, n))
+                slope = df(R, alloc("slope", (T + 1, B, n), dtype))
+        return Trace(xs, S, R, Y, gain, slope)
+
+    # ------------------------------------------------------------------ validation
+    def _check_connectivity(
+        self, connectivity: Mapping[str, ArrayLike] | None
+    ) -> dict[str, np.ndarray]:
+        if connectivity is None:
+            return {}
+        if not isinstance(connectivity, Mapping):
+            raise TypeError(
+                f"connectivity must be a dict {{name: mask}} with names in {list(WEIGHT_NAMES)}; "
+                f"got {type(connectivity).__name__}"
+            )
+        out = {}
+        for k, m in connectivity.items():
+            if k not in WEIGHT_NAMES:
+                raise ValueError(
+                    f"connectivity key {k!r} is not a weight; accepted: {list(WEIGHT_NAMES)}"
+                )
+            m = as_float_array(f"connectivity[{k!r}]", m, np.float64)
+            w = self._params[k]
+            check_shape(f"connectivity[{k!r}]", m, list(zip(("post", "pre"), w.shape)))
+            if not np.isin(m, (0.0, 1.0)).all():
+                raise ValueError(f"connectivity[{k!r}] must hold only 0 and 1")
+            mask = m.astype(bool)
+            leak = int(np.count_nonzero(w[~mask]))
+            if leak:
+                raise ValueError(
+                    f"{k} has {leak} nonzero weight(s) where connectivity[{k!r}] is 0; "
+                    f"multiply {k} by its mask before building the network"
+                )
+            out[k] = _readonly(mask)
+        return out
+
+    def _check_dale(self, dale: ArrayLike | None) -> np.ndarray | None:
+        if dale is None:
+            return None
+        d = as_float_array("dale", dale, self._dtype)
+        check_shape("dale", d, [("unit", self._n_rec)])
+        if not np.isin(d, (-1.0, 1.0)).all():
+            raise ValueError("dale must hold +1 (excitatory) or -1 (inhibitory) per unit")
+        wrong = int(np.count_nonzero(self._params["W_rec"] * d < 0))
+        if wrong:
+            raise ValueError(
+                f"W_rec has {wrong} weight(s) whose sign breaks Dale's law (column j must have "
+                f"sign dale[j]); use net.constrain(params) to project them to 0"
+            )
+        return _readonly(d)
+
+    def _check_plastic(self, plastic: Iterable[str] | None) -> frozenset[str]:
+        if plastic is None:
+            return frozenset(PARAM_NAMES)
+        if isinstance(plastic, str):
+            raise TypeError(
+                f"plastic must be a collection of names such as ('W_rec', 'W_out'); got the "
+                f"string {plastic!r}"
+            )
+        names = frozenset(plastic)
+        unknown = names - set(PARAM_NAMES)
+        if unknown:
+            raise ValueError(
+                f"plastic holds unknown name(s) {sorted(unknown)}; accepted: {list(PARAM_NAMES)}"
+            )
+        return names
+
+
+def _check_dtype(dtype: DTypeLike) -> np.dtype:
+    try:
+        d = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be float32 or float64; got {dtype!r}") from exc
+    if d not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64; got {d}")
+    return d
+
+
+def _resolve_alpha(
+    tau: object, alpha: object, dt: object, n: int
+) -> tuple[float | np.ndarray, float]:
+    """Return (α, dt) with α a float or a read-only float64 (n,) array, all in (0, 1]."""
+    if not isinstance(dt, (int, float, np.floating, np.integer)) or not np.isfinite(dt) or dt <= 0:
+        raise ValueError(f"dt must be a finite number > 0; got {dt!r}")
+    dt = float(dt)
+    if (tau is None) == (alpha is None):
+        raise ValueError(
+            "give exactly one of alpha (= dt/tau, in (0, 1]) or tau (>= dt, with dt); "
+            f"got tau={tau!r}, alpha={alpha!r}"
+        )
+    name, value = ("alpha", alpha) if alpha is not None else ("tau", tau)
+    v = as_float_array(name, value, np.float64)
+    if v.ndim == 1:
+        check_shape(name, v, [("unit", n)])
+    elif v.ndim != 0:
+        raise ValueError(f"{name} must be a scalar or one value per unit ({n},); got shape {v.shape}")
+    check_finite(name, v)
+    if name == "tau":
+        if (v < dt).any():
+            raise ValueError(
+                f"tau must be >= dt = {dt:g} so that alpha = dt/tau lies in (0, 1]; "
+                f"got tau min {v.min():g}"
+            )
+        v = dt / v
+    elif ((v <= 0) | (v > 1)).any():
+        raise ValueError(
+            f"alpha must lie in (0, 1]; got values in [{v.min():g}, {v.max():g}]"
+        )
+    if v.ndim == 0:
+        return float(v), dt
+    return _readonly(v.copy()), dt

@@ -1,0 +1,221 @@
+r"""What every learning rule shares: the registry, the credit signal, and the readouts.
+
+Notation (Marschall et al. 2020, JMLR 21, sec. 2; Menick et al. 2021, eq. 2).  For state
+``s_t`` (h or v), the **influence** is ``M_t = ∂s_t/∂θ`` and obeys
+
+    M_t = D_t M_{t-1} + Ī_t
+
+with the **dynamics** (Jacobian) and **immediate influence**
+
+    D_t = ∂s_t/∂s_{t-1} = diag(1-α) + diag(gain_t) W_rec diag(slope_{t-1})
+    Ī_t[i, (k, j)] = δ_ik · gain_t[i] · â_t[j],   â_t = [ρ(s_{t-1}), x_t, 1]
+
+where ``gain = α ⊙ φ'(u)`` and ``slope = ρ'(s)`` (see :mod:`bioplastic.network`), and θ is the
+matrix ``Θ = [W_rec | W_in | b]`` acting on the presynaptic vector ``â``.  The **direct
+credit** ``q_t = ∂L_t/∂s_t = slope_t ⊙ (W_outᵀ e_t)`` is the output error ``e_t`` sent back
+to the units.  Then
+
+* past-facing (RTRL):   ∂L/∂θ = Σ_t q_t M_t
+* future-facing (BPTT): ∂L/∂θ = Σ_t c_t Ī_t  with  c_t = q_t + c_{t+1} D_{t+1}
+
+and ``Σ_t c_t Ī_t`` collapses to one matrix product per parameter: for ``Θ``,
+``Σ_t (gain_t ⊙ c_t)ᵀ â_t`` (:func:`recurrent_readout`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..network import PARAM_NAMES, LeakyRNN, Trace
+from ..objective import Batch
+
+__all__ = [
+    "Rule",
+    "RULES",
+    "register",
+    "make_rule",
+    "direct_credit",
+    "recurrent_readout",
+    "output_readout",
+    "Step",
+    "steps",
+    "theta_blocks",
+    "presynaptic",
+    "split_theta",
+]
+
+
+class Rule(Protocol):
+    """A learning rule: a frozen dataclass whose fields are its options."""
+
+    name: str
+
+    def gradient(self, net: LeakyRNN, batch: Batch) -> dict[str, np.ndarray]:
+        """The rule's estimate of ``∂L/∂θ`` for a whole batch with weights fixed."""
+        ...
+
+
+RULES: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    """Class decorator: add a rule to :data:`RULES` under ``cls.name``."""
+    name = cls.name
+    if name in RULES and RULES[name] is not cls:
+        raise ValueError(f"a rule named {name!r} is already registered ({RULES[name]!r})")
+    RULES[name] = cls
+    return cls
+
+
+def make_rule(name: str, options: Mapping[str, Any]) -> Rule:
+    """Build rule ``name`` with ``options``; unknown names or options raise, listing the valid ones."""
+    if not isinstance(name, str) or name not in RULES:
+        raise ValueError(f"rule must be one of {sorted(RULES)}; got {name!r}")
+    cls = RULES[name]
+    accepted = [f.name for f in fields(cls)]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        takes = f"takes options {accepted}" if accepted else "takes no options"
+        raise TypeError(f"rule {name!r} {takes}; got unknown option(s) {unknown}")
+    required = [
+        f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+    ]
+    missing = [k for k in required if k not in options]
+    if missing:
+        raise TypeError(f"rule {name!r} needs option(s) {missing}, e.g. gradient(..., rule={name!r}, {missing[0]}=...)")
+    return cls(**options)
+
+
+def direct_credit(
+    net: LeakyRNN, trace: Trace, error: np.ndarray, feedback: np.ndarray | None = None
+) -> np.ndarray:
+    """``q_t = slope_t ⊙ (F e_t)``, time-major ``(time, trial, unit)``.
+
+    ``F`` is the spatial feedback ``(unit, output)``; ``W_outᵀ`` (exact) when None.
+    """
+    T, B, k = error.shape
+    F = net.params["W_out"].T if feedback is None else feedback
+    q = (error.reshape(T * B, k) @ F.T).reshape(T, B, net.n_rec)
+    if trace.slope is not None:
+        q *= trace.slope[1:]
+    return q
+
+
+def recurrent_readout(
+    net: LeakyRNN, trace: Trace, current: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Gradients of ``W_rec, W_in, b`` from the credit on each unit's input current.
+
+    ``current[t-1] = gain_t ⊙ c_t`` ``(time, trial, unit)``, where ``c_t`` is the credit
+    assigned to ``s_t``.  One matrix product per parameter over all trials and time steps.
+    """
+    T, B, n = current.shape
+    G = current.reshape(T * B, n)
+    out = {}
+    if "W_rec" in net.plastic:
+        out["W_rec"] = G.T @ trace.rates[:-1].reshape(T * B, n)
+    if "W_in" in net.plastic:
+        out["W_in"] = G.T @ trace.inputs.reshape(T * B, net.n_in)
+    if "b" in net.plastic:
+        out["b"] = G.sum(axis=0)
+    return out
+
+
+def output_readout(net: LeakyRNN, trace: Trace, error: np.ndarray) -> dict[str, np.ndarray]:
+    """Exact ``W_out, b_out`` gradients ``Σ_t e_t ρ(s_t)ᵀ`` and ``Σ_t e_t``."""
+    T, B, k = error.shape
+    E = error.reshape(T * B, k)
+    out = {}
+    if "W_out" in net.plastic:
+        out["W_out"] = E.T @ trace.rates[1:].reshape(T * B, net.n_rec)
+    if "b_out" in net.plastic:
+        out["b_out"] = E.sum(axis=0)
+    return out
+
+
+def finalize(net: LeakyRNN, grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every key of ``net.params``: frozen parameters get zeros, masked weights exactly 0."""
+    params = net.params
+    out = {}
+    for k in PARAM_NAMES:
+        g = grads.get(k) if k in net.plastic else None
+        g = np.zeros_like(params[k]) if g is None else np.asarray(g, dtype=net.dtype)
+        if g.shape != params[k].shape:  # a rule bug, never user input
+            raise AssertionError(f"rule returned {k} of shape {g.shape}, expected {params[k].shape}")
+        mask = net.connectivity.get(k)
+        out[k] = g if mask is None else np.where(mask, g, 0.0).astype(net.dtype)
+    return out
+
+
+def leak(net: LeakyRNN) -> float | np.ndarray:
+    """``1 - α`` in the network's dtype (a float or an ``(n_rec,)`` array)."""
+    a = net.alpha
+    return 1.0 - a if isinstance(a, float) else (1.0 - a).astype(net.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Past-facing (online) rules see the network one step at a time.
+
+
+@dataclass(frozen=True)
+class Step:
+    """The signals at one time step t, as an online rule sees them.  Arrays are ``(trial, ·)``."""
+
+    pre: np.ndarray  # â_t: the plastic blocks of [ρ(s_{t-1}), x_t, 1]   (trial, m)
+    gain: np.ndarray  # gain_t = α φ'(u_t)                               (trial, unit)
+    slope_prev: np.ndarray | None  # ρ'(s_{t-1}); None in the rate form (trial, unit)
+    credit: np.ndarray  # q_t = ∂L_t/∂s_t through the feedback          (trial, unit)
+    error: np.ndarray  # e_t = ∂L_t/∂y_t                                 (trial, output)
+    rate: np.ndarray  # ρ(s_t)                                           (trial, unit)
+
+
+def theta_blocks(net: LeakyRNN) -> list[tuple[str, slice]]:
+    """The plastic blocks of ``Θ = [W_rec | W_in | b]`` and their columns in ``â``."""
+    widths = (("W_rec", net.n_rec), ("W_in", net.n_in), ("b", 1))
+    blocks, start = [], 0
+    for name, w in widths:
+        if name in net.plastic:
+            blocks.append((name, slice(start, start + w)))
+            start += w
+    return blocks
+
+
+def presynaptic(net: LeakyRNN, trace: Trace) -> np.ndarray:
+    """``â_t`` for t = 1..T, ``(time, trial, m)``: the plastic blocks of ``[ρ(s_{t-1}), x_t, 1]``."""
+    T, B, _ = trace.outputs.shape
+    parts = {
+        "W_rec": lambda: trace.rates[:-1],
+        "W_in": lambda: trace.inputs,
+        "b": lambda: np.ones((T, B, 1), dtype=net.dtype),
+    }
+    blocks = theta_blocks(net)
+    if not blocks:
+        return np.empty((T, B, 0), dtype=net.dtype)
+    return np.concatenate([parts[name]() for name, _ in blocks], axis=2)
+
+
+def split_theta(net: LeakyRNN, theta: np.ndarray) -> dict[str, np.ndarray]:
+    """Split a ``(unit, m)`` gradient of ``Θ`` into ``W_rec``, ``W_in``, ``b``."""
+    out = {name: theta[:, cols] for name, cols in theta_blocks(net)}
+    if "b" in out:
+        out["b"] = out["b"][:, 0]
+    return out
+
+
+def steps(net: LeakyRNN, trace: Trace, error: np.ndarray, credit: np.ndarray):
+    """Yield the :class:`Step` of each time t = 1..T of a simulated batch."""
+    pre = presynaptic(net, trace)
+    slope = trace.slope
+    for t in range(error.shape[0]):
+        yield Step(
+            pre=pre[t],
+            gain=trace.gain[t],
+            slope_prev=None if slope is None else slope[t],
+            credit=credit[t],
+            error=error[t],
+            rate=trace.rates[t + 1],
+        )

@@ -1,0 +1,78 @@
+r"""Backpropagation through time: the exact gradient, in reverse mode.
+
+Rumelhart, Hinton & Williams 1986; Werbos 1990 (Proc. IEEE 78:1550).  For the leaky network this
+is seed 000's eqs. for δ_t, and Murray 2019 eLife 8:e43299, Methods, "Backpropagation through
+time".  The credit assigned to the state ``s_t`` is
+
+    c_t = q_t + c_{t+1} D_{t+1},      c_{T+1} = 0
+        = q_t + (1-α) ⊙ c_{t+1} + slope_t ⊙ W_recᵀ (gain_{t+1} ⊙ c_{t+1})
+
+with ``q_t = slope_t ⊙ W_outᵀ e_t`` (see :mod:`bioplastic.rules.base`), and
+
+    ∂L/∂W_rec = Σ_t (gain_t ⊙ c_t) ρ(s_{t-1})ᵀ,  ∂L/∂W_in = Σ_t (gain_t ⊙ c_t) x_tᵀ,
+    ∂L/∂b = Σ_t gain_t ⊙ c_t,                 ∂L/∂W_out = Σ_t e_t ρ(s_t)ᵀ.
+
+The factor α sits inside ``gain``; dropping it (the paper-era bug listed in REFERENCES.md) is
+caught by the finite-difference tests at α < 1.  Cost: one (trial × unit) × (unit × unit)
+matmul per step backward, then one matrix product per parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .. import _scratch
+from ..network import LeakyRNN, Trace
+from ..objective import Batch, output_error
+from .base import leak, output_readout, recurrent_readout, register
+
+__all__ = ["BPTT", "backward"]
+
+
+def backward(net: LeakyRNN, trace: Trace, error: np.ndarray) -> np.ndarray:
+    """Run ``c_t = q_t + c_{t+1} D_{t+1}`` back from ``t = T``; return ``gain_t ⊙ c_t``.
+
+    ``error``: the output error ``e_t`` ``(time, trial, output)``.  Returns ``(time, trial, unit)``
+    for t = 1..T.  In the rate form the result is written over ``trace.gain`` (each ``gain_t``
+    is used once, just before its slot is overwritten), so no new ``T × trial × unit`` array
+    is allocated; the trace must not be used for its gain afterwards.
+
+    Per step: ``G_{t+1} W_rec`` and ``e_t W_out`` (the direct credit) are two matmuls into
+    ``(trial, unit)`` buffers, then four in-place vector operations.
+    """
+    T = error.shape[0]
+    W_out, lk = net.params["W_out"], leak(net)
+    W_rec = np.asfortranarray(net.params["W_rec"])  # BLAS's faster layout for G @ W_rec
+    gain, slope = trace.gain, trace.slope
+    G = gain if gain.flags.writeable else _scratch.empty("credit", gain.shape, net.dtype)
+    c = error[T - 1] @ W_out
+    if slope is not None:
+        c *= slope[T]
+    np.multiply(c, gain[T - 1], out=G[T - 1])
+    back, direct = np.empty_like(c), np.empty_like(c)
+    for t in range(T - 2, -1, -1):  # array index t holds time t+1
+        np.matmul(G[t + 1], W_rec, out=back)
+        back += np.matmul(error[t], W_out, out=direct)
+        if slope is not None:
+            back *= slope[t + 1]
+        c *= lk
+        c += back
+        np.multiply(c, gain[t], out=G[t])
+    return G
+
+
+@register
+@dataclass(frozen=True)
+class BPTT:
+    """Exact gradient by backpropagation through time (no options)."""
+
+    name: ClassVar[str] = "bptt"
+
+    def gradient(self, net: LeakyRNN, batch: Batch) -> dict[str, np.ndarray]:
+        trace = net.forward(batch.x, batch.h0, derivatives=True, scratch=True)
+        e = output_error(trace, batch)
+        G = backward(net, trace, e)
+        return {**recurrent_readout(net, trace, G), **output_readout(net, trace, e)}

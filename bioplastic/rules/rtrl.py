@@ -1,0 +1,118 @@
+r"""Real-time recurrent learning: the exact gradient, in forward mode.
+
+Williams & Zipser 1989 (Neural Computation 1:270, eqs. 8-12, the sensitivities ``p^k_ij``);
+Marschall et al. 2020 (JMLR 21, eqs. 3-5) for the leaky network.  The influence
+``M_t = ∂s_t/∂Θ`` of the state on ``Θ = [W_rec | W_in | b]`` is carried forward,
+
+    M_t = D_t M_{t-1} + Ī_t,     D_t = diag(1-α) + diag(gain_t) W_rec diag(slope_{t-1}),
+    Ī_t[i, (k, j)] = δ_ik gain_t[i] â_t[j],
+
+and the gradient is read out as it goes, ``∂L/∂Θ = Σ_t q_t M_t`` (notation of
+:mod:`bioplastic.rules.base`).  ``W_out`` and ``b_out`` get their exact gradient directly.
+
+Layout: ``influence[b, i, k, j] = ∂s_i/∂Θ_kj`` for trial b, ``(trial, unit, unit, m)`` with
+``m = n_rec + n_in + 1`` (fewer when some of ``W_rec, W_in, b`` are frozen: frozen blocks are
+not tracked).  Each step is **one batched matmul** ``D_t @ M_{t-1}`` of ``(trial, n, n)`` by
+``(trial, n, n·m)``, with the leak folded into ``D_t``; the immediate term touches only the
+diagonal blocks ``k = i``.  Cost O(trial · n⁴) time and O(trial · n³) memory per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..network import LeakyRNN
+from ..objective import Batch, output_error
+from .base import (
+    Step,
+    direct_credit,
+    leak,
+    register,
+    split_theta,
+    steps,
+    theta_blocks,
+)
+
+__all__ = ["RTRL", "RTRLState"]
+
+
+@dataclass
+class RTRLState:
+    """RTRL's running state.  Arrays are updated in place by :meth:`RTRL.step`."""
+
+    influence: np.ndarray  # (trial, unit, unit·m): M_t, viewed 4-D by `influence4`
+    spare: np.ndarray  # same shape: the next M is written here, then the two swap
+    grad_theta: np.ndarray  # (unit, m): Σ q_t M_t so far
+    grad_W_out: np.ndarray  # (output, unit)
+    grad_b_out: np.ndarray  # (output,)
+
+    @property
+    def influence4(self) -> np.ndarray:
+        """The influence as ``(trial, unit i, unit k, m)``: ``∂s_i/∂Θ_kj``."""
+        B, n, _ = self.influence.shape
+        return self.influence.reshape(B, n, n, -1)
+
+
+def _diagonal_blocks(M: np.ndarray) -> np.ndarray:
+    """A writable ``(trial, unit, m)`` view of ``M[b, i, (i, j)]``, the blocks Ī_t touches."""
+    B, n, nm = M.shape
+    s0, s1, s2 = M.strides
+    m = nm // n
+    return np.lib.stride_tricks.as_strided(M, (B, n, m), (s0, s1 + m * s2, s2), writeable=True)
+
+
+@register
+@dataclass(frozen=True)
+class RTRL:
+    """Exact gradient by real-time recurrent learning (no options)."""
+
+    name: ClassVar[str] = "rtrl"
+
+    def init(self, net: LeakyRNN, n_trials: int) -> RTRLState:
+        """Zero influence and zero gradient, for ``n_trials`` trials run side by side."""
+        n = net.n_rec
+        m = sum(cols.stop - cols.start for _, cols in theta_blocks(net))
+        shape = (n_trials, n, n * m)
+        return RTRLState(
+            influence=np.zeros(shape, dtype=net.dtype),
+            spare=np.empty(shape, dtype=net.dtype),
+            grad_theta=np.zeros((n, m), dtype=net.dtype),
+            grad_W_out=np.zeros((net.n_out, n), dtype=net.dtype),
+            grad_b_out=np.zeros(net.n_out, dtype=net.dtype),
+        )
+
+    def step(self, state: RTRLState, net: LeakyRNN, st: Step) -> RTRLState:
+        """Advance ``M_{t-1} → M_t`` and add ``q_t M_t`` (and the readout terms) to the sums."""
+        state.grad_W_out += st.error.T @ st.rate
+        state.grad_b_out += st.error.sum(axis=0)
+        B, n, nm = state.influence.shape
+        if nm == 0:
+            return state
+        D = net.params["W_rec"] * st.gain[:, :, None]  # (trial, i, k)
+        if st.slope_prev is not None:
+            D *= st.slope_prev[:, None, :]
+        diag = np.arange(n)
+        D[:, diag, diag] += leak(net)
+        M = np.matmul(D, state.influence, out=state.spare)
+        _diagonal_blocks(M)[...] += st.gain[:, :, None] * st.pre[:, None, :]
+        state.grad_theta += (st.credit.reshape(1, B * n) @ M.reshape(B * n, nm)).reshape(n, -1)
+        state.influence, state.spare = M, state.influence
+        return state
+
+    def read(self, state: RTRLState, net: LeakyRNN) -> dict[str, np.ndarray]:
+        """The gradient summed over the steps taken so far."""
+        out = split_theta(net, state.grad_theta.copy())
+        out["W_out"] = state.grad_W_out.copy()
+        out["b_out"] = state.grad_b_out.copy()
+        return out
+
+    def gradient(self, net: LeakyRNN, batch: Batch) -> dict[str, np.ndarray]:
+        trace = net.forward(batch.x, batch.h0, derivatives=True)
+        e = output_error(trace, batch)
+        state = self.init(net, batch.n_trials)
+        for st in steps(net, trace, e, direct_credit(net, trace, e)):
+            state = self.step(state, net, st)
+        return self.read(state, net)

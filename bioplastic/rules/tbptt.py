@@ -1,0 +1,66 @@
+r"""Truncated backpropagation through time, BPTT(k).
+
+Williams & Peng 1990 (Neural Computation 2:490), the "BPTT(h)" of Williams & Zipser 1995.  Each
+error is carried back at most ``k - 1`` steps: the loss at time t assigns credit to the states
+``s_{t-k+1} … s_t`` only,
+
+    ∂L/∂θ ≈ Σ_t Σ_{s=max(1, t-k+1)}^{t} (∂L_t/∂s_t) D_t ⋯ D_{s+1} Ī_s .
+
+``k = 1`` keeps only each step's immediate influence; ``k ≥ T`` is exact BPTT.  The output weights
+are unaffected (their gradient has no temporal credit).
+
+Computed for every t at once, by age: ``E_0 = q`` and ``E_{j+1}[s] = E_j[s+1] D_{s+1}``, so the
+credit on ``s_t`` is ``Σ_{j<k} E_j[t]``.  That is ``k`` matmuls over (time × trial) rows, not
+``T·k`` small ones.
+
+This is the sliding-window truncation used to measure a rule's alignment with the gradient.  The
+block-wise variant used for online training ("F-BPTT", Marschall et al. 2020 sec. 3.1, which
+updates every k steps from the last k steps) belongs to the training loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..network import LeakyRNN
+from ..objective import Batch, output_error
+from .base import direct_credit, leak, output_readout, recurrent_readout, register
+
+__all__ = ["TBPTT"]
+
+
+@register
+@dataclass(frozen=True)
+class TBPTT:
+    """BPTT truncated to a window of ``truncation`` steps (an int >= 1)."""
+
+    truncation: int
+    name: ClassVar[str] = "tbptt"
+
+    def __post_init__(self) -> None:
+        k = self.truncation
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"truncation must be an int >= 1; got {k!r}")
+
+    def gradient(self, net: LeakyRNN, batch: Batch) -> dict[str, np.ndarray]:
+        trace = net.forward(batch.x, batch.h0, derivatives=True)
+        e = output_error(trace, batch)
+        q = direct_credit(net, trace, e)
+        T, B, n = q.shape
+        W_rec, lk = net.params["W_rec"], leak(net)
+        gain, slope = trace.gain, trace.slope
+        credit = q.copy()
+        E = q  # E_j[s] for s = 1 .. T-j (array index s-1)
+        for j in range(1, min(self.truncation, T)):
+            nxt = E[1:]  # E_{j-1}[s+1]
+            E = (nxt * gain[1 : T - j + 1]).reshape(-1, n) @ W_rec
+            E = E.reshape(T - j, B, n)
+            if slope is not None:
+                E *= slope[1 : T - j + 1]
+            E += lk * nxt
+            credit[: T - j] += E
+        credit *= gain
+        return {**recurrent_readout(net, trace, credit), **output_readout(net, trace, e)}
