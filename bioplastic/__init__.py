@@ -10,7 +10,7 @@ True
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import rules
+from . import rules, verify
 from .activations import ACTIVATIONS, Activation
 from .gradient import gradient
 from .network import PARAM_NAMES, LeakyRNN, Trajectory
@@ -28,6 +28,7 @@ __all__ = [
     "loss",
     "gradient",
     "rules",
+    "verify",
     "RULES",
     "ACTIVATIONS",
     "Activation",

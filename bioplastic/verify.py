@@ -57,7 +57,7 @@ def relative_error(estimate: dict[str, np.ndarray], reference: dict[str, np.ndar
     """``max_k ‖estimate_k - reference_k‖ / ‖reference‖`` over all parameters together."""
     scale = np.sqrt(sum(float(np.sum(np.square(reference[k]))) for k in reference))
     worst = max(float(np.linalg.norm(estimate[k] - reference[k])) for k in reference)
-    return worst / max(scale, np.finfo(np.float64).tiny)
+    return float(worst / max(scale, np.finfo(np.float64).tiny))
 
 
 def compare_exact(
