@@ -14,7 +14,8 @@ from . import rules, verify
 from .activations import ACTIVATIONS, Activation
 from .gradient import gradient
 from .network import PARAM_NAMES, LeakyRNN, Trajectory
-from .objective import loss
+from .objective import NonFiniteError, loss
+from ._scratch import release as release_scratch
 from .rules import RULES
 
 try:
@@ -26,6 +27,8 @@ __all__ = [
     "LeakyRNN",
     "Trajectory",
     "loss",
+    "NonFiniteError",
+    "release_scratch",
     "gradient",
     "rules",
     "verify",

@@ -13,22 +13,31 @@ import numpy as np
 Dim = tuple[str, int | None]  # (dimension name, required size or None for "any")
 
 
-def as_float_array(name: str, value: object, dtype: np.dtype) -> np.ndarray:
-    """Convert ``value`` to a float array of ``dtype``, or raise a ``TypeError``."""
+def as_float_array(
+    name: str, value: object, dtype: np.dtype, *, allow_bool: bool = False
+) -> np.ndarray:
+    """Convert real numbers (ints or floats; bools only if ``allow_bool``) to ``dtype``.
+
+    Raises a ``TypeError`` naming ``name`` for anything else: None, ragged nesting, strings,
+    complex, dates and durations, or a masked array (whose mask would be silently dropped).
+    """
     if value is None:
         raise TypeError(f"{name} is required; got None")
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array; fill it (e.g. value.filled(0.0)) or pass a mask argument"
+        )
     try:
         arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"{name} must be array-like numbers; got {type(value).__name__}") from exc
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
+    except (ValueError, TypeError) as exc:  # ragged lists and the like
         raise TypeError(
-            f"{name} must hold real numbers; got an array of dtype {arr.dtype}"
-        )
-    if np.iscomplexobj(arr):
-        raise TypeError(f"{name} must be real; got dtype {arr.dtype}")
+            f"{name} must be a rectangular array of real numbers; got {type(value).__name__} "
+            f"({exc})"
+        ) from exc
+    kinds = "biuf" if allow_bool else "iuf"
+    if arr.dtype.kind not in kinds:
+        what = "real numbers or booleans" if allow_bool else "real numbers"
+        raise TypeError(f"{name} must hold {what}; got an array of dtype {arr.dtype}")
     return np.asarray(arr, dtype=dtype)
 
 

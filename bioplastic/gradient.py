@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .network import LeakyRNN
-from .objective import prepare
+from .objective import NonFiniteError, prepare
 from .rules.base import finalize, make_rule
 
 __all__ = ["gradient"]
@@ -50,4 +50,12 @@ def gradient(
     """
     r = make_rule(rule, options)
     batch = prepare(net, x, target, mask, h0)
-    return finalize(net, r.gradient(net, batch))
+    with np.errstate(over="ignore", invalid="ignore"):
+        grads = finalize(net, r.gradient(net, batch))
+    for k, g in grads.items():
+        if not np.isfinite(g).all():
+            raise NonFiniteError(
+                f"the {rule!r} gradient of {k} overflowed to inf/NaN although every input was "
+                "finite; rescale the targets, inputs or weights"
+            )
+    return grads

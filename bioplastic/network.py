@@ -203,8 +203,10 @@ class LeakyRNN:
                 raise ValueError(f"{name} must be a non-negative int; got {v!r}")
         if n_rec < 1 or n_out < 1:
             raise ValueError(f"n_rec and n_out must be >= 1; got n_rec={n_rec}, n_out={n_out}")
-        if not np.isfinite(g) or g < 0:
+        if not _is_real_scalar(g) or not np.isfinite(g) or g < 0:
             raise ValueError(f"g must be a finite number >= 0; got {g!r}")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int; got {seed!r}")
         rng = np.random.default_rng(seed)
         W_rec = g * rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec)
         W_in = rng.uniform(-1.0, 1.0, (n_rec, n_in)) / np.sqrt(max(n_in, 1))
@@ -237,9 +239,9 @@ class LeakyRNN:
             raise ValueError(
                 f"unknown parameter name(s) {sorted(unknown)}; accepted: {list(PARAM_NAMES)}"
             )
-        new = {**self._params, **params}
+        new = {**self._params, **{k: as_float_array(k, v, self._dtype) for k, v in params.items()}}
         for k in PARAM_NAMES:
-            given = np.shape(new[k])
+            given = new[k].shape
             if given != self._params[k].shape:
                 raise ValueError(
                     f"{k} must keep its shape {self._params[k].shape}; got {given}"
@@ -265,7 +267,16 @@ class LeakyRNN:
         Masked weights are set to 0, and recurrent weights whose sign breaks Dale's law are set
         to 0 (the projection used by Song et al. 2016 after each update).  Returns a new dict.
         """
-        out = {k: np.array(v, dtype=self._dtype) for k, v in params.items()}
+        unknown = set(params) - set(PARAM_NAMES)
+        if unknown:
+            raise ValueError(
+                f"unknown parameter name(s) {sorted(unknown)}; accepted: {list(PARAM_NAMES)}"
+            )
+        out = {}
+        for k, v in params.items():
+            out[k] = np.array(as_float_array(k, v, self._dtype))
+            if out[k].shape != self._params[k].shape:
+                raise ValueError(f"{k} must have shape {self._params[k].shape}; got {out[k].shape}")
         for k, m in self._connectivity.items():
             if k in out:
                 out[k] = np.where(m, out[k], 0.0).astype(self._dtype)
@@ -351,14 +362,15 @@ class LeakyRNN:
             ``states (trial, time, unit)`` and ``outputs (trial, time, output)``, t = 1..T.
         """
         trace = self.forward(self.check_inputs(x), self.check_h0(h0, np.shape(x)[0]), scratch=True)
+        # always copies: the trace lives in scratch memory that the next call reuses
         return Trajectory(
-            np.ascontiguousarray(trace.states[1:].transpose(1, 0, 2)),
-            np.ascontiguousarray(trace.outputs.transpose(1, 0, 2)),
+            trace.states[1:].transpose(1, 0, 2).copy(),
+            trace.outputs.transpose(1, 0, 2).copy(),
         )
 
     def check_inputs(self, x: ArrayLike) -> np.ndarray:
         """Validate ``x`` ``(trial, time, input)``; return it in this network's dtype."""
-        x = as_float_array("x", x, self._dtype)
+        x = as_float_array("x", x, self._dtype, allow_bool=True)
         check_shape("x", x, [("trial", None), ("time", None), ("input", self._n_in)])
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(
@@ -396,6 +408,10 @@ class LeakyRNN:
         no part of the trace escape.
         """
         alloc = _scratch.empty if scratch else (lambda role, shape, dtype: np.empty(shape, dtype))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._forward(x, h0, derivatives, alloc)
+
+    def _forward(self, x, h0, derivatives, alloc) -> Trace:
         p, a, f = self._params, self._alpha_c, self._activation.forward
         B, T, _ = x.shape
         n, dtype = self._n_rec, self._dtype
@@ -432,6 +448,8 @@ class LeakyRNN:
                 f(v, R[t + 1])
         Y = (R[1:].reshape(T * B, n) @ p["W_out"].T).reshape(T, B, self._n_out)
         Y += p["b_out"]
+        if not np.isfinite(Y).all():
+            _raise_overflow(S, R)
         gain = slope = None
         if derivatives:
             df = self._activation.slope_from_value
@@ -460,7 +478,7 @@ class LeakyRNN:
                 raise ValueError(
                     f"connectivity key {k!r} is not a weight; accepted: {list(WEIGHT_NAMES)}"
                 )
-            m = as_float_array(f"connectivity[{k!r}]", m, np.float64)
+            m = as_float_array(f"connectivity[{k!r}]", m, np.float64, allow_bool=True)
             w = self._params[k]
             check_shape(f"connectivity[{k!r}]", m, list(zip(("post", "pre"), w.shape)))
             if not np.isin(m, (0.0, 1.0)).all():
@@ -498,13 +516,37 @@ class LeakyRNN:
                 f"plastic must be a collection of names such as ('W_rec', 'W_out'); got the "
                 f"string {plastic!r}"
             )
-        names = frozenset(plastic)
+        try:
+            names = frozenset(plastic)
+        except TypeError as exc:
+            raise TypeError(
+                f"plastic must be a collection of names such as ('W_rec', 'W_out'); got "
+                f"{plastic!r}"
+            ) from exc
         unknown = names - set(PARAM_NAMES)
         if unknown:
             raise ValueError(
                 f"plastic holds unknown name(s) {sorted(unknown)}; accepted: {list(PARAM_NAMES)}"
             )
         return names
+
+
+def _raise_overflow(S: np.ndarray, R: np.ndarray) -> None:
+    from .objective import NonFiniteError
+
+    bad = ~(np.isfinite(S).all(axis=(1, 2)) & np.isfinite(R).all(axis=(1, 2)))
+    where = f"first at time step {int(np.argmax(bad))}" if bad.any() else "in the readout"
+    raise NonFiniteError(
+        f"the simulation overflowed to inf/NaN ({where}) although inputs and weights are "
+        "finite: the dynamics are unstable (for relu/linear units, W_rec's spectral radius is "
+        "too large) or the weights are too large; scale them down"
+    )
+
+
+def _is_real_scalar(v: object) -> bool:
+    """A Python or numpy real number, or a 0-d real array (not a bool)."""
+    a = np.asarray(v) if not isinstance(v, bool) else None
+    return a is not None and a.ndim == 0 and a.dtype.kind in "iuf"
 
 
 def _check_dtype(dtype: DTypeLike) -> np.dtype:
@@ -521,7 +563,7 @@ def _resolve_alpha(
     tau: object, alpha: object, dt: object, n: int
 ) -> tuple[float | np.ndarray, float]:
     """Return (α, dt) with α a float or a read-only float64 (n,) array, all in (0, 1]."""
-    if not isinstance(dt, (int, float, np.floating, np.integer)) or not np.isfinite(dt) or dt <= 0:
+    if not _is_real_scalar(dt) or not np.isfinite(dt) or dt <= 0:
         raise ValueError(f"dt must be a finite number > 0; got {dt!r}")
     dt = float(dt)
     if (tau is None) == (alpha is None):
@@ -543,6 +585,11 @@ def _resolve_alpha(
                 f"got tau min {v.min():g}"
             )
         v = dt / v
+        if (v <= 0).any():
+            raise ValueError(
+                f"alpha = dt/tau underflows to 0 (dt = {dt:g}, tau max {(dt / v.min()) if v.min() > 0 else np.inf:g}); "
+                "use a smaller ratio tau/dt"
+            )
     elif ((v <= 0) | (v > 1)).any():
         raise ValueError(
             f"alpha must lie in (0, 1]; got values in [{v.min():g}, {v.max():g}]"

@@ -19,7 +19,15 @@ from numpy.typing import ArrayLike
 from ._validate import as_float_array, check_finite, check_shape
 from .network import LeakyRNN, Trace
 
-__all__ = ["Batch", "prepare", "loss", "output_error"]
+__all__ = ["Batch", "NonFiniteError", "prepare", "loss", "output_error"]
+
+
+class NonFiniteError(FloatingPointError):
+    """A simulation, loss or gradient overflowed to inf or NaN although every input was finite.
+
+    Raised instead of returning non-finite numbers; training loops catch it to stop a diverging
+    run (typically the weights or the learning rate are too large).
+    """
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ def prepare(
     check_finite("target", tgt)
     m = None
     if mask is not None:
-        m = as_float_array("mask", mask, net.dtype)
+        m = as_float_array("mask", mask, net.dtype, allow_bool=True)
         check_shape("mask", m, dims)
         check_finite("mask", m)
         if (m < 0).any():
@@ -82,10 +90,17 @@ def output_error(trace: Trace, batch: Batch) -> np.ndarray:
 
 
 def loss_value(trace: Trace, batch: Batch) -> float:
-    """The loss of an already-simulated batch."""
-    r = trace.outputs - batch.target
-    sq = r * r if batch.mask is None else batch.mask * r * r
-    return float(0.5 * sq.sum() / batch.n_trials)
+    """The loss of an already-simulated batch; raises :class:`NonFiniteError` on overflow."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = trace.outputs - batch.target
+        sq = r * r if batch.mask is None else batch.mask * r * r
+        value = float(0.5 * sq.sum() / batch.n_trials)
+    if not np.isfinite(value):
+        raise NonFiniteError(
+            f"the loss overflowed to {value} (largest |output - target| = "
+            f"{np.max(np.abs(r)):g}); rescale the targets or the readout weights"
+        )
+    return value
 
 
 def loss(

@@ -147,4 +147,17 @@ def kink_distance(p: Problem) -> float:
     return float(np.abs(args).min())
 
 
-rel_err = relative_error
+def rel_err(a: dict, b: dict, floor: float = 1e-4) -> float:
+    """The worse of two relative errors, so no parameter can hide behind the others:
+
+    * over all parameters together (:func:`bioplastic.verify.relative_error`);
+    * per parameter, ``‖a_k - b_k‖ / ‖b_k‖``, where ``‖b_k‖`` is floored at ``floor`` times the
+      norm of the whole gradient (a parameter whose gradient is essentially zero cannot be
+      measured relative to itself).
+    """
+    total = np.sqrt(sum(np.sum(np.square(b[k])) for k in b))
+    per = max(
+        np.linalg.norm(np.asarray(a[k]) - b[k]) / max(np.linalg.norm(b[k]), floor * total, 1e-300)
+        for k in b
+    )
+    return max(relative_error(a, b), per)

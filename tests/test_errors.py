@@ -47,6 +47,8 @@ def test_wrong_weight_shapes(overrides, pattern):
         ({"tau": 10.0}, r"give exactly one of alpha .* or tau"),
         ({"alpha": None, "tau": 10.0, "dt": 0.0}, r"dt must be a finite number > 0; got 0.0"),
         ({"alpha": np.nan}, r"alpha must be finite"),
+        ({"alpha": None, "tau": 1e308, "dt": 1e-300}, r"alpha = dt/tau underflows to 0"),
+        ({"alpha": None, "tau": 10.0, "dt": "1"}, r"dt must be a finite number > 0; got '1'"),
     ],
 )
 def test_alpha_tau_dt(overrides, pattern):
@@ -66,8 +68,18 @@ def test_non_finite_weights(name, bad):
 def test_non_numeric_and_complex_weights():
     with pytest.raises(TypeError, match="W_rec must hold real numbers; got an array of dtype <U1"):
         build(W_rec=np.array([["a"] * 4] * 4))
-    with pytest.raises(TypeError, match="W_rec must be real"):
+    with pytest.raises(TypeError, match="W_rec must hold real numbers; got an array of dtype complex128"):
         build(W_rec=P["W_rec"] + 1j)
+    with pytest.raises(TypeError, match="W_rec must hold real numbers; got an array of dtype bool"):
+        build(W_rec=np.ones((4, 4), dtype=bool))
+    with pytest.raises(TypeError, match="W_rec must hold real numbers; got an array of dtype timedelta64"):
+        build(W_rec=np.ones((4, 4), dtype="timedelta64[s]"))
+    with pytest.raises(TypeError, match="W_rec is a masked array; fill it"):
+        build(W_rec=np.ma.masked_array(P["W_rec"], mask=np.eye(4)))
+    with pytest.raises(TypeError, match="b must be a rectangular array of real numbers"):
+        NET.with_params({"b": [1.0, [2.0, 3.0], 4.0, 5.0]})
+    with pytest.raises(TypeError, match="alpha must hold real numbers; got an array of dtype bool"):
+        build(alpha=True)
 
 
 @pytest.mark.parametrize(
@@ -77,6 +89,7 @@ def test_non_numeric_and_complex_weights():
         ({"form": "voltage"}, ValueError, r"form must be one of \['rate', 'current'\]; got 'voltage'"),
         ({"plastic": ["W_rec", "Wout"]}, ValueError, r"plastic holds unknown name\(s\) \['Wout'\]; accepted: \['W_in', 'W_rec', 'b', 'W_out', 'b_out'\]"),
         ({"plastic": "W_rec"}, TypeError, r"plastic must be a collection of names"),
+        ({"plastic": 5}, TypeError, r"plastic must be a collection of names .* got 5"),
         ({"dale": [1, 1, -1]}, ValueError, r"dale must have dims \(unit\) = \(4\)"),
         ({"dale": [1, 1, -1, 0]}, ValueError, r"dale must hold \+1 \(excitatory\) or -1"),
         ({"connectivity": {"W_recc": np.ones((4, 4))}}, ValueError, r"connectivity key 'W_recc' is not a weight; accepted: \['W_in', 'W_rec', 'W_out'\]"),
@@ -147,7 +160,7 @@ def test_bad_h0():
 @pytest.mark.parametrize(
     "rule, options, exc, pattern",
     [
-        ("bptt_", {}, ValueError, r"rule must be one of \['bptt', 'rtrl', 'tbptt'.*\]; got 'bptt_'"),
+        ("bptt_", {}, ValueError, r"rule must be one of \[.*'bptt'.*'rtrl'.*'tbptt'.*\]; got 'bptt_'"),
         ("bptt", {"truncation": 3}, TypeError, r"rule 'bptt' takes no options; got unknown option\(s\) \['truncation'\]"),
         ("tbptt", {"truncaton": 3}, TypeError, r"rule 'tbptt' takes options \['truncation'\]; got unknown option\(s\) \['truncaton'\]"),
         ("tbptt", {}, TypeError, r"rule 'tbptt' needs option\(s\) \['truncation'\], e.g. gradient\(..., rule='tbptt', truncation=...\)"),
@@ -165,8 +178,38 @@ def test_net_must_be_a_leaky_rnn():
         bp.gradient(dict(NET.params), X, Y)
 
 
+def test_zero_d_arrays_are_scalars():
+    net = build(alpha=None, tau=np.array(5.0), dt=np.array(0.5))
+    assert net.alpha == 0.1
+
+
+def test_constrain_validates_names_and_shapes():
+    net = bp.LeakyRNN.random(1, 4, 1, tau=5.0, exc_fraction=0.5)
+    with pytest.raises(ValueError, match=r"W_rec must have shape \(4, 4\); got \(1, 4\)"):
+        net.constrain({"W_rec": np.ones((1, 4))})
+    with pytest.raises(ValueError, match=r"unknown parameter name\(s\) \['Wfoo'\]"):
+        net.constrain({"Wfoo": np.ones(3)})
+
+
+def test_overflow_raises_instead_of_returning_nan():
+    net = bp.LeakyRNN(np.ones((4, 1)), 100 * np.eye(4), np.ones((1, 4)), b=np.ones(4), alpha=1.0,
+                      activation="relu")
+    x, y = np.zeros((1, 400, 1)), np.zeros((1, 400, 1))
+    for call in (lambda: net.run(x), lambda: bp.loss(net, x, y), lambda: bp.gradient(net, x, y)):
+        with pytest.raises(bp.NonFiniteError, match=r"the simulation overflowed to inf/NaN \(first at time step \d+\)"):
+            call()
+    with pytest.raises(bp.NonFiniteError, match="the loss overflowed"):
+        bp.loss(NET, X, np.full_like(Y, 1e300))
+    with pytest.raises(bp.NonFiniteError, match="the 'bptt' gradient of (W_out|b_out) overflowed"):
+        bp.gradient(NET, X, np.full_like(Y, 1e308))
+
+
 def test_random_rejects_bad_sizes():
     with pytest.raises(ValueError, match="n_rec must be a non-negative int; got 2.5"):
         bp.LeakyRNN.random(1, 2.5, 1, tau=2.0)
     with pytest.raises(ValueError, match="exc_fraction must lie in"):
         bp.LeakyRNN.random(1, 4, 1, tau=2.0, exc_fraction=1.2)
+    with pytest.raises(ValueError, match="g must be a finite number >= 0; got 'x'"):
+        bp.LeakyRNN.random(1, 4, 1, tau=2.0, g="x")
+    with pytest.raises(ValueError, match="seed must be a non-negative int; got -1"):
+        bp.LeakyRNN.random(1, 4, 1, tau=2.0, seed=-1)

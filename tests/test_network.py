@@ -37,6 +37,47 @@ def test_run_is_a_named_tuple_and_h0_defaults_to_zero():
     np.testing.assert_array_equal(net.run(x, h0=h0).states, net.run(x, h0=np.stack([h0, h0])).states)
 
 
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("B,T", [(1, 4), (3, 1), (1, 1), (2, 5)])
+def test_results_survive_later_calls(form, B, T):
+    """run() returns fresh arrays, never views of memory a later call reuses."""
+    net = bp.LeakyRNN.random(1, 3, 1, tau=5.0, form=form)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((B, T, 1))
+    states, outputs = net.run(x)
+    kept = states.copy(), outputs.copy()
+    net.run(rng.standard_normal((B, T, 1)))
+    bp.gradient(net, rng.standard_normal((B, T, 1)), rng.standard_normal((B, T, 1)))
+    np.testing.assert_array_equal(states, kept[0])
+    np.testing.assert_array_equal(outputs, kept[1])
+    # stepping a trial in pieces, feeding each final state back as h0, is the whole trial
+    h, pieces = None, []
+    for t in range(T):
+        s, _ = net.run(x[:, t : t + 1], h0=h)
+        pieces.append(s)
+        h = s[:, -1]
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), kept[0], rtol=1e-14, atol=1e-15)
+
+
+def test_activation_slopes_are_accurate_where_they_are_tiny():
+    u = np.linspace(-30, 30, 121)
+    exact = {
+        "tanh": 1 / np.cosh(u) ** 2,
+        "sigmoid": np.exp(-np.abs(u)) / (1 + np.exp(-np.abs(u))) ** 2,
+        "softplus": np.where(u < 0, np.exp(u) / (1 + np.exp(u)), 1 / (1 + np.exp(-u))),
+        "relu": (u > 0).astype(float),
+        "linear": np.ones_like(u),
+    }
+    for name, want in exact.items():
+        got = bp.ACTIVATIONS[name].derivative(u)
+        # tanh and sigmoid lose relative precision as f saturates (1 - f², f(1-f)); compare those
+        # in absolute terms, softplus (computed as -expm1(-f)) relatively
+        if name == "softplus":
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("act", ACTIVATION_NAMES)
 def test_activation_derivatives(act):
     a = bp.ACTIVATIONS[act]
@@ -86,6 +127,10 @@ def test_float32_when_asked(form):
     x, y = rng.standard_normal((4, 30, 2)), rng.standard_normal((4, 30, 2))
     states, outputs = net32.run(x)
     assert states.dtype == np.float32 and outputs.dtype == np.float32
+    assert net32.alpha.dtype == np.float32  # α too, so nothing is promoted to float64
+    trace = net32.forward(x.astype(np.float32), np.zeros((4, 8), np.float32), derivatives=True)
+    for a in (trace.states, trace.rates, trace.outputs, trace.gain):
+        assert a.dtype == np.float32
     for rule in ("bptt", "rtrl"):
         g32, g64 = bp.gradient(net32, x, y, rule=rule), bp.gradient(net64, x, y, rule=rule)
         for k in g64:
