@@ -8,9 +8,9 @@
 True
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import rules, verify
+from ._version import __version__
+from .alignment import alignment
 from .activations import ACTIVATIONS, Activation
 from .gradient import gradient
 from .network import PARAM_NAMES, LeakyRNN, Trajectory
@@ -18,10 +18,6 @@ from .objective import NonFiniteError, loss
 from ._scratch import release as release_scratch
 from .rules import RULES
 
-try:
-    __version__ = version("bioplastic")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "LeakyRNN",
@@ -30,6 +26,7 @@ __all__ = [
     "NonFiniteError",
     "release_scratch",
     "gradient",
+    "alignment",
     "rules",
     "verify",
     "RULES",

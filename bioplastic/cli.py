@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .network import FORMS, LeakyRNN
 from .verify import compare_exact
 

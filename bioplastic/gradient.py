@@ -10,8 +10,17 @@ from numpy.typing import ArrayLike
 from .network import LeakyRNN
 from .objective import NonFiniteError, prepare
 from .rules.base import finalize, make_rule
+from .rules.feedback import feedback_matrix
 
-__all__ = ["gradient"]
+__all__ = ["gradient", "rule_streams"]
+
+
+def rule_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Two independent generators from one seed: (feedback B, the rule's own sampling)."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+    fb, rule = np.random.SeedSequence(int(seed)).spawn(2)
+    return np.random.default_rng(fb), np.random.default_rng(rule)
 
 
 def gradient(
@@ -21,6 +30,8 @@ def gradient(
     mask: ArrayLike | None = None,
     rule: str = "bptt",
     *,
+    feedback: str | ArrayLike | None = None,
+    seed: int = 0,
     h0: ArrayLike | None = None,
     **options: Any,
 ) -> dict[str, np.ndarray]:
@@ -35,8 +46,15 @@ def gradient(
     target, mask:
         ``(trial, time, output)``; the mask weights each output sample (all ones if None).
     rule:
-        A name in ``bioplastic.rules.RULES``: ``"bptt"`` and ``"rtrl"`` (exact), ``"tbptt"``
-        (needs ``truncation=k``).
+        A temporal-credit method, a name in ``bioplastic.RULES``: exact ``"bptt"``, ``"rtrl"``;
+        truncated ``"tbptt"`` (needs ``truncation=k``); local ``"rflo"``, ``"eprop"``,
+        ``"snap1"``; stochastic ``"uoro"``, ``"kf_rtrl"``, ``"rkf_rtrl"``.
+    feedback:
+        The spatial feedback: ``"symmetric"`` (``W_outᵀ``), ``"random"``, ``"adaptive"`` (the
+        random start of a Kolen–Pollack ``B``), or an array ``(n_rec, n_out)``.  None takes the
+        rule's default (``"random"`` for RFLO, ``"symmetric"`` for the others).
+    seed:
+        Seeds the random feedback and, independently, a stochastic rule's samples.
     h0:
         Initial state ``(trial, unit)`` or ``(unit,)``; zeros if None.
     **options:
@@ -46,12 +64,15 @@ def gradient(
     -------
     dict
         Same keys and shapes as ``net.params``.  Frozen parameters (not in ``net.plastic``)
-        get zeros; masked weights are exactly 0.
+        get zeros; masked weights are exactly 0; ``W_out`` and ``b_out`` are exact for every
+        rule.
     """
     r = make_rule(rule, options)
     batch = prepare(net, x, target, mask, h0)
+    fb_rng, rule_rng = rule_streams(seed)
+    B = feedback_matrix(net, r.default_feedback if feedback is None else feedback, fb_rng)
     with np.errstate(over="ignore", invalid="ignore"):
-        grads = finalize(net, r.gradient(net, batch))
+        grads = finalize(net, r.gradient(net, batch, B, rule_rng))
     for k, g in grads.items():
         if not np.isfinite(g).all():
             raise NonFiniteError(

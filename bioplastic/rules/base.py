@@ -12,8 +12,8 @@ with the **dynamics** (Jacobian) and **immediate influence**
 
 where ``gain = α ⊙ φ'(u)`` and ``slope = ρ'(s)`` (see :mod:`bioplastic.network`), and θ is the
 matrix ``Θ = [W_rec | W_in | b]`` acting on the presynaptic vector ``â``.  The **direct
-credit** ``q_t = ∂L_t/∂s_t = slope_t ⊙ (W_outᵀ e_t)`` is the output error ``e_t`` sent back
-to the units.  Then
+credit** ``q_t = slope_t ⊙ (B e_t)`` is the output error ``e_t`` sent back to the units
+through the spatial feedback ``B``; with ``B = W_outᵀ`` it is ``∂L_t/∂s_t``.  Then
 
 * past-facing (RTRL):   ∂L/∂θ = Σ_t q_t M_t
 * future-facing (BPTT): ∂L/∂θ = Σ_t c_t Ī_t  with  c_t = q_t + c_{t+1} D_{t+1}
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -50,13 +50,30 @@ __all__ = [
 
 
 class Rule(Protocol):
-    """A learning rule: a frozen dataclass whose fields are its options."""
+    """A learning rule = a temporal-credit method; the spatial feedback ``B`` is passed in.
 
-    name: str
+    A rule is a frozen dataclass whose fields are its options, with two faces:
 
-    def gradient(self, net: LeakyRNN, batch: Batch) -> dict[str, np.ndarray]:
-        """The rule's estimate of ``∂L/∂θ`` for a whole batch with weights fixed."""
-        ...
+    * per trial: ``gradient(net, batch, feedback, rng)``, weights fixed, summed over the batch;
+    * online: ``init(net, n_trials, rng)`` → state, ``step(state, net, step)`` → state,
+      ``read(state, net)`` → the sum so far (see :mod:`bioplastic.rules.online`).
+
+    ``feedback`` is ``B`` ``(unit, output)`` (``W_outᵀ`` for exact credit); ``rng`` drives
+    stochastic rules.
+    """
+
+    name: ClassVar[str]
+    default_feedback: ClassVar[str]
+
+    def gradient(
+        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]: ...
+
+    def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> Any: ...
+
+    def step(self, state: Any, net: LeakyRNN, step: Step) -> Any: ...
+
+    def read(self, state: Any, net: LeakyRNN) -> dict[str, np.ndarray]: ...
 
 
 RULES: dict[str, type] = {}
@@ -65,6 +82,9 @@ RULES: dict[str, type] = {}
 def register(cls: type) -> type:
     """Class decorator: add a rule to :data:`RULES` under ``cls.name``."""
     name = cls.name
+    for attr in ("default_feedback", "gradient", "init", "step", "read"):
+        if not hasattr(cls, attr):
+            raise TypeError(f"rule class {cls.__name__} lacks {attr!r}")
     if name in RULES and RULES[name] is not cls:
         raise ValueError(f"a rule named {name!r} is already registered ({RULES[name]!r})")
     RULES[name] = cls
@@ -91,18 +111,30 @@ def make_rule(name: str, options: Mapping[str, Any]) -> Rule:
 
 
 def direct_credit(
-    net: LeakyRNN, trace: Trace, error: np.ndarray, feedback: np.ndarray | None = None
+    net: LeakyRNN,
+    trace: Trace,
+    error: np.ndarray,
+    feedback: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``q_t = slope_t ⊙ (F e_t)``, time-major ``(time, trial, unit)``.
+    """``q_t = slope_t ⊙ (B e_t)``, time-major ``(time, trial, unit)``, written to ``out``.
 
-    ``F`` is the spatial feedback ``(unit, output)``; ``W_outᵀ`` (exact) when None.
+    ``feedback`` is the spatial feedback ``B`` ``(unit, output)``; ``W_outᵀ`` gives the exact
+    ``∂L_t/∂s_t`` (:mod:`bioplastic.rules.feedback`).
     """
     T, B, k = error.shape
-    F = net.params["W_out"].T if feedback is None else feedback
-    q = (error.reshape(T * B, k) @ F.T).reshape(T, B, net.n_rec)
+    if out is None:
+        out = np.empty((T, B, net.n_rec), dtype=net.dtype)
+    q = out
+    np.matmul(error.reshape(T * B, k), feedback.T, out=q.reshape(T * B, net.n_rec))
     if trace.slope is not None:
         q *= trace.slope[1:]
     return q
+
+
+def column_sums(A: np.ndarray) -> np.ndarray:
+    """``A.sum(axis=0)`` of a tall 2-D array, as one GEMV (several times faster for few columns)."""
+    return np.ones(A.shape[0], dtype=A.dtype) @ A
 
 
 def recurrent_readout(
@@ -121,7 +153,7 @@ def recurrent_readout(
     if "W_in" in net.plastic:
         out["W_in"] = G.T @ trace.inputs.reshape(T * B, net.n_in)
     if "b" in net.plastic:
-        out["b"] = G.sum(axis=0)
+        out["b"] = column_sums(G)
     return out
 
 
@@ -133,7 +165,7 @@ def output_readout(net: LeakyRNN, trace: Trace, error: np.ndarray) -> dict[str, 
     if "W_out" in net.plastic:
         out["W_out"] = E.T @ trace.rates[1:].reshape(T * B, net.n_rec)
     if "b_out" in net.plastic:
-        out["b_out"] = E.sum(axis=0)
+        out["b_out"] = column_sums(E)
     return out
 
 
@@ -168,7 +200,7 @@ class Step:
     pre: np.ndarray  # â_t: the plastic blocks of [ρ(s_{t-1}), x_t, 1]   (trial, m)
     gain: np.ndarray  # gain_t = α φ'(u_t)                               (trial, unit)
     slope_prev: np.ndarray | None  # ρ'(s_{t-1}); None in the rate form (trial, unit)
-    credit: np.ndarray  # q_t = ∂L_t/∂s_t through the feedback          (trial, unit)
+    credit: np.ndarray  # q_t = slope_t ⊙ (B e_t), the direct credit       (trial, unit)
     error: np.ndarray  # e_t = ∂L_t/∂y_t                                 (trial, output)
     rate: np.ndarray  # ρ(s_t)                                           (trial, unit)
 

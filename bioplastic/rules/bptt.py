@@ -7,19 +7,23 @@ time".  The credit assigned to the state ``s_t`` is
     c_t = q_t + c_{t+1} D_{t+1},      c_{T+1} = 0
         = q_t + (1-α) ⊙ c_{t+1} + slope_t ⊙ W_recᵀ (gain_{t+1} ⊙ c_{t+1})
 
-with ``q_t = slope_t ⊙ W_outᵀ e_t`` (see :mod:`bioplastic.rules.base`), and
+with ``q_t = slope_t ⊙ B e_t`` (see :mod:`bioplastic.rules.base`), and
 
     ∂L/∂W_rec = Σ_t (gain_t ⊙ c_t) ρ(s_{t-1})ᵀ,  ∂L/∂W_in = Σ_t (gain_t ⊙ c_t) x_tᵀ,
     ∂L/∂b = Σ_t gain_t ⊙ c_t,                 ∂L/∂W_out = Σ_t e_t ρ(s_t)ᵀ.
 
-The factor α sits inside ``gain``; dropping it (the paper-era bug listed in REFERENCES.md) is
-caught by the finite-difference tests at α < 1.  Cost: one (trial × unit) × (unit × unit)
-matmul per step backward, then one matrix product per parameter.
+With ``B = W_outᵀ`` (the default) this is the gradient; with a random ``B`` it is Murray's
+"random feedback without locality" ablation (Fig. 2d).  The factor α sits inside ``gain``;
+dropping it (the paper-era bug listed in REFERENCES.md) is caught by the finite-difference
+tests at α < 1.  Cost: one (trial × unit) × (unit × unit) matmul per step backward, then one
+matrix product per parameter.
+
+The online face buffers the steps it is given and runs this recursion over them when read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -27,35 +31,37 @@ import numpy as np
 from .. import _scratch
 from ..network import LeakyRNN, Trace
 from ..objective import Batch, output_error
-from .base import leak, output_readout, recurrent_readout, register
+from .base import Step, leak, output_readout, recurrent_readout, register
+from .online import Sums
 
-__all__ = ["BPTT", "backward"]
+__all__ = ["BPTT", "backward", "BufferState"]
 
 
-def backward(net: LeakyRNN, trace: Trace, error: np.ndarray) -> np.ndarray:
+def backward(net: LeakyRNN, trace: Trace, error: np.ndarray, feedback: np.ndarray) -> np.ndarray:
     """Run ``c_t = q_t + c_{t+1} D_{t+1}`` back from ``t = T``; return ``gain_t ⊙ c_t``.
 
-    ``error``: the output error ``e_t`` ``(time, trial, output)``.  Returns ``(time, trial, unit)``
-    for t = 1..T.  In the rate form the result is written over ``trace.gain`` (each ``gain_t``
-    is used once, just before its slot is overwritten), so no new ``T × trial × unit`` array
-    is allocated; the trace must not be used for its gain afterwards.
+    ``error``: the output error ``e_t`` ``(time, trial, output)``; ``feedback``: ``B``
+    ``(unit, output)``.  Returns ``(time, trial, unit)`` for t = 1..T.  In the rate form the
+    result is written over ``trace.gain`` (each ``gain_t`` is used once, just before its slot is
+    overwritten), so no new ``T × trial × unit`` array is allocated; the trace must not be used
+    for its gain afterwards.
 
-    Per step: ``G_{t+1} W_rec`` and ``e_t W_out`` (the direct credit) are two matmuls into
+    Per step: ``G_{t+1} W_rec`` and ``e_t Bᵀ`` (the direct credit) are two matmuls into
     ``(trial, unit)`` buffers, then four in-place vector operations.
     """
     T = error.shape[0]
-    W_out, lk = net.params["W_out"], leak(net)
+    F, lk = np.ascontiguousarray(feedback.T), leak(net)
     W_rec = np.asfortranarray(net.params["W_rec"])  # BLAS's faster layout for G @ W_rec
     gain, slope = trace.gain, trace.slope
     G = gain if gain.flags.writeable else _scratch.empty("credit", gain.shape, net.dtype)
-    c = error[T - 1] @ W_out
+    c = error[T - 1] @ F
     if slope is not None:
         c *= slope[T]
     np.multiply(c, gain[T - 1], out=G[T - 1])
     back, direct = np.empty_like(c), np.empty_like(c)
     for t in range(T - 2, -1, -1):  # array index t holds time t+1
         np.matmul(G[t + 1], W_rec, out=back)
-        back += np.matmul(error[t], W_out, out=direct)
+        back += np.matmul(error[t], F, out=direct)
         if slope is not None:
             back *= slope[t + 1]
         c *= lk
@@ -64,15 +70,62 @@ def backward(net: LeakyRNN, trace: Trace, error: np.ndarray) -> np.ndarray:
     return G
 
 
+@dataclass
+class BufferState:
+    """Online state of a future-facing rule: the steps seen so far."""
+
+    steps: list[Step] = field(default_factory=list)
+    sums: Sums | None = None
+
+
+def backward_steps(net: LeakyRNN, window: list[Step], *, newest_only: bool = False) -> np.ndarray:
+    """``Σ_s (gain_s ⊙ c_s)ᵀ â_s`` over buffered steps, ``c`` run back from the last one.
+
+    ``c_s = q_s + c_{s+1} D_{s+1}``; with ``newest_only`` only the last step's ``q`` enters
+    (the credit of that one error, as truncated BPTT needs it).  Returns ``(unit, m)``.
+    """
+    W_rec, lk = net.params["W_rec"], leak(net)
+    last = window[-1]
+    c = last.credit.copy()
+    theta = (last.gain * c).T @ last.pre
+    for i in range(len(window) - 2, -1, -1):
+        st, nxt = window[i], window[i + 1]
+        back = (nxt.gain * c) @ W_rec
+        if nxt.slope_prev is not None:
+            back *= nxt.slope_prev
+        c = lk * c + back
+        if not newest_only:
+            c += st.credit
+        theta += (st.gain * c).T @ st.pre
+    return theta
+
+
 @register
 @dataclass(frozen=True)
 class BPTT:
-    """Exact gradient by backpropagation through time (no options)."""
+    """Exact temporal credit by backpropagation through time (no options)."""
 
     name: ClassVar[str] = "bptt"
+    default_feedback: ClassVar[str] = "symmetric"
 
-    def gradient(self, net: LeakyRNN, batch: Batch) -> dict[str, np.ndarray]:
+    def gradient(
+        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
         trace = net.forward(batch.x, batch.h0, derivatives=True, scratch=True)
         e = output_error(trace, batch)
-        G = backward(net, trace, e)
+        G = backward(net, trace, e, feedback)
         return {**recurrent_readout(net, trace, G), **output_readout(net, trace, e)}
+
+    def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> BufferState:
+        return BufferState([], Sums.zeros(net))
+
+    def step(self, state: BufferState, net: LeakyRNN, st: Step) -> BufferState:
+        state.steps.append(st)
+        state.sums.add_readout(st)
+        return state
+
+    def read(self, state: BufferState, net: LeakyRNN) -> dict[str, np.ndarray]:
+        sums = state.sums
+        if state.steps:
+            sums = Sums(backward_steps(net, state.steps), sums.W_out, sums.b_out)
+        return sums.grads(net)

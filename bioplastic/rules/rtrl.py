@@ -25,16 +25,9 @@ from typing import ClassVar
 import numpy as np
 
 from ..network import LeakyRNN
-from ..objective import Batch, output_error
-from .base import (
-    Step,
-    direct_credit,
-    leak,
-    register,
-    split_theta,
-    steps,
-    theta_blocks,
-)
+from ..objective import Batch
+from .base import Step, leak, register
+from .online import Sums, run_online, theta_width
 
 __all__ = ["RTRL", "RTRLState"]
 
@@ -45,9 +38,7 @@ class RTRLState:
 
     influence: np.ndarray  # (trial, unit, unit·m): M_t, viewed 4-D by `influence4`
     spare: np.ndarray  # same shape: the next M is written here, then the two swap
-    grad_theta: np.ndarray  # (unit, m): Σ q_t M_t so far
-    grad_W_out: np.ndarray  # (output, unit)
-    grad_b_out: np.ndarray  # (output,)
+    sums: Sums
 
     @property
     def influence4(self) -> np.ndarray:
@@ -67,27 +58,22 @@ def _diagonal_blocks(M: np.ndarray) -> np.ndarray:
 @register
 @dataclass(frozen=True)
 class RTRL:
-    """Exact gradient by real-time recurrent learning (no options)."""
+    """Exact temporal credit by real-time recurrent learning (no options)."""
 
     name: ClassVar[str] = "rtrl"
+    default_feedback: ClassVar[str] = "symmetric"
 
-    def init(self, net: LeakyRNN, n_trials: int) -> RTRLState:
+    def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> RTRLState:
         """Zero influence and zero gradient, for ``n_trials`` trials run side by side."""
         n = net.n_rec
-        m = sum(cols.stop - cols.start for _, cols in theta_blocks(net))
-        shape = (n_trials, n, n * m)
+        shape = (n_trials, n, n * theta_width(net))
         return RTRLState(
-            influence=np.zeros(shape, dtype=net.dtype),
-            spare=np.empty(shape, dtype=net.dtype),
-            grad_theta=np.zeros((n, m), dtype=net.dtype),
-            grad_W_out=np.zeros((net.n_out, n), dtype=net.dtype),
-            grad_b_out=np.zeros(net.n_out, dtype=net.dtype),
+            np.zeros(shape, dtype=net.dtype), np.empty(shape, dtype=net.dtype), Sums.zeros(net)
         )
 
     def step(self, state: RTRLState, net: LeakyRNN, st: Step) -> RTRLState:
         """Advance ``M_{t-1} → M_t`` and add ``q_t M_t`` (and the readout terms) to the sums."""
-        state.grad_W_out += st.error.T @ st.rate
-        state.grad_b_out += st.error.sum(axis=0)
+        state.sums.add_readout(st)
         B, n, nm = state.influence.shape
         if nm == 0:
             return state
@@ -98,21 +84,15 @@ class RTRL:
         D[:, diag, diag] += leak(net)
         M = np.matmul(D, state.influence, out=state.spare)
         _diagonal_blocks(M)[...] += st.gain[:, :, None] * st.pre[:, None, :]
-        state.grad_theta += (st.credit.reshape(1, B * n) @ M.reshape(B * n, nm)).reshape(n, -1)
+        state.sums.theta += (st.credit.reshape(1, B * n) @ M.reshape(B * n, nm)).reshape(n, -1)
         state.influence, state.spare = M, state.influence
         return state
 
     def read(self, state: RTRLState, net: LeakyRNN) -> dict[str, np.ndarray]:
         """The gradient summed over the steps taken so far."""
-        out = split_theta(net, state.grad_theta.copy())
-        out["W_out"] = state.grad_W_out.copy()
-        out["b_out"] = state.grad_b_out.copy()
-        return out
+        return state.sums.grads(net)
 
-    def gradient(self, net: LeakyRNN, batch: Batch) -> dict[str, np.ndarray]:
-        trace = net.forward(batch.x, batch.h0, derivatives=True)
-        e = output_error(trace, batch)
-        state = self.init(net, batch.n_trials)
-        for st in steps(net, trace, e, direct_credit(net, trace, e)):
-            state = self.step(state, net, st)
-        return self.read(state, net)
+    def gradient(
+        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        return run_online(self, net, batch, feedback, rng)

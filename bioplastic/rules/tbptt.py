@@ -9,17 +9,19 @@ error is carried back at most ``k - 1`` steps: the loss at time t assigns credit
 ``k = 1`` keeps only each step's immediate influence; ``k ≥ T`` is exact BPTT.  The output weights
 are unaffected (their gradient has no temporal credit).
 
-Computed for every t at once, by age: ``E_0 = q`` and ``E_{j+1}[s] = E_j[s+1] D_{s+1}``, so the
-credit on ``s_t`` is ``Σ_{j<k} E_j[t]``.  That is ``k`` matmuls over (time × trial) rows, not
-``T·k`` small ones.
+Per trial it is computed for every t at once, by age: ``E_0 = q`` and
+``E_{j+1}[s] = E_j[s+1] D_{s+1}``, so the credit on ``s_t`` is ``Σ_{j<k} E_j[t]``.  That is
+``k`` matmuls over (time × trial) rows, not ``T·k`` small ones.  Online, the last ``k`` steps
+are kept and each new error is carried back through them (O(k·n²) per step and trial).
 
-This is the sliding-window truncation used to measure a rule's alignment with the gradient.  The
-block-wise variant used for online training ("F-BPTT", Marschall et al. 2020 sec. 3.1, which
-updates every k steps from the last k steps) belongs to the training loop.
+This is the sliding-window truncation used to measure a rule's alignment with the gradient.
+The block-wise variant used for online training ("F-BPTT", Marschall et al. 2020 sec. 3.1,
+which updates every k steps from the last k steps) belongs to the training loop.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -27,9 +29,17 @@ import numpy as np
 
 from ..network import LeakyRNN
 from ..objective import Batch, output_error
-from .base import direct_credit, leak, output_readout, recurrent_readout, register
+from .base import Step, direct_credit, leak, output_readout, recurrent_readout, register
+from .bptt import backward_steps
+from .online import Sums
 
-__all__ = ["TBPTT"]
+__all__ = ["TBPTT", "WindowState"]
+
+
+@dataclass
+class WindowState:
+    window: deque  # the last k steps
+    sums: Sums
 
 
 @register
@@ -39,16 +49,19 @@ class TBPTT:
 
     truncation: int
     name: ClassVar[str] = "tbptt"
+    default_feedback: ClassVar[str] = "symmetric"
 
     def __post_init__(self) -> None:
         k = self.truncation
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
             raise ValueError(f"truncation must be an int >= 1; got {k!r}")
 
-    def gradient(self, net: LeakyRNN, batch: Batch) -> dict[str, np.ndarray]:
+    def gradient(
+        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
         trace = net.forward(batch.x, batch.h0, derivatives=True)
         e = output_error(trace, batch)
-        q = direct_credit(net, trace, e)
+        q = direct_credit(net, trace, e, feedback)
         T, B, n = q.shape
         W_rec, lk = net.params["W_rec"], leak(net)
         gain, slope = trace.gain, trace.slope
@@ -64,3 +77,16 @@ class TBPTT:
             credit[: T - j] += E
         credit *= gain
         return {**recurrent_readout(net, trace, credit), **output_readout(net, trace, e)}
+
+    def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> WindowState:
+        return WindowState(deque(maxlen=self.truncation), Sums.zeros(net))
+
+    def step(self, state: WindowState, net: LeakyRNN, st: Step) -> WindowState:
+        state.window.append(st)
+        # only the newest error travels back: earlier errors were carried back when they came
+        state.sums.theta += backward_steps(net, list(state.window), newest_only=True)
+        state.sums.add_readout(st)
+        return state
+
+    def read(self, state: WindowState, net: LeakyRNN) -> dict[str, np.ndarray]:
+        return state.sums.grads(net)
