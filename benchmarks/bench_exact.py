@@ -21,9 +21,9 @@ import argparse
 import platform
 import subprocess
 import sys
-import time
 
 import numpy as np
+from timing import best_time, best_times
 
 import bioplastic as bp
 
@@ -34,23 +34,6 @@ except ImportError:  # optional peer
 
 B = 32
 N_IN, N_OUT = 2, 2
-
-
-def best_time(fn, repeats: int) -> float:
-    return best_times([fn], repeats)[0]
-
-
-def best_times(fns, repeats: int) -> list[float]:
-    """Best-of-``repeats`` time of each function, calls interleaved so drift hits all alike."""
-    for fn in fns:
-        fn()  # warm up
-    best = [np.inf] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
 
 
 def gemm_rate(size: int = 2048) -> float:
@@ -80,7 +63,7 @@ def torch_bptt(net: bp.LeakyRNN, x: np.ndarray, target: np.ndarray):
             v.grad = None
         h = torch.zeros(x.shape[0], net.n_rec, dtype=torch.float64)
         drive = (xt @ p["W_in"].T + p["b"]).unbind(0)  # unbind: indexing drive[t] would make
-        hs = []                                          # backward O(T²) (one zero tensor per step)
+        hs = []  # backward O(T²) (one zero tensor per step)
         for t in range(xt.shape[0]):
             h = (1 - alpha) * h + alpha * torch.tanh(h @ p["W_rec"].T + drive[t])
             hs.append(h)
@@ -97,7 +80,9 @@ def torch_time_in_subprocess(n: int, T: int, repeats: int) -> float:
     for a while after each call) steal the two cores from the other."""
     out = subprocess.run(
         [sys.executable, __file__, "--torch-time", str(n), str(T), str(repeats)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -106,8 +91,7 @@ def check_torch_agrees(net, x, target) -> float:
     g_ours = bp.gradient(net, x, target, rule="bptt")
     g_torch = torch_bptt(net, x, target)()
     return max(
-        np.linalg.norm(g_ours[k] - g_torch[k].numpy()) / np.linalg.norm(g_ours[k])
-        for k in g_ours
+        np.linalg.norm(g_ours[k] - g_torch[k].numpy()) / np.linalg.norm(g_ours[k]) for k in g_ours
     )
 
 
@@ -124,20 +108,26 @@ def bench_bptt(sizes, lengths, repeats: int) -> None:
             t_run, t_bptt = best_times(
                 [lambda: net.run(x), lambda: bp.gradient(net, x, target, rule="bptt")], repeats
             )
-            row = f"| {n} | {T} | {t_run*1e3:.2f} | {t_bptt*1e3:.2f} | {t_bptt/t_run:.2f} |"
+            row = f"| {n} | {T} | {t_run * 1e3:.2f} | {t_bptt * 1e3:.2f} | {t_bptt / t_run:.2f} |"
             if torch is not None:
                 t_torch = torch_time_in_subprocess(n, T, repeats)
-                row += f" {t_torch*1e3:.2f} | {t_torch/t_bptt:.2f} |"
+                row += f" {t_torch * 1e3:.2f} | {t_torch / t_bptt:.2f} |"
             print(row, flush=True)
     if torch is not None:
         net, x, target = problem(16, 30)
-        print(f"\ntorch and bioplastic BPTT gradients differ by {check_torch_agrees(net, x, target):.1e} (relative)")
+        print(
+            "\ntorch and bioplastic BPTT gradients differ by "
+            f"{check_torch_agrees(net, x, target):.1e} (relative)"
+        )
 
 
 def bench_rtrl(sizes, gemm: float) -> None:
     print(f"\n## RTRL, float64, batch {B}, n_in {N_IN}: per-step time and GEMM efficiency")
     print(f"machine numpy float64 GEMM rate (2048²): {gemm:.1f} GFLOP/s")
-    print("| n | influence (MB) | ms / step | GFLOP/s | % of GEMM rate | bare D@M matmul, % of GEMM rate |")
+    print(
+        "| n | influence (MB) | ms / step | GFLOP/s | % of GEMM rate "
+        "| bare D@M matmul, % of GEMM rate |"
+    )
     print("|---|---|---|---|---|---|")
     for n in sizes:
         # per step = the difference between a long and a short run, so allocating the
@@ -145,8 +135,11 @@ def bench_rtrl(sizes, gemm: float) -> None:
         T_long = 2 + max(4, int(3e9 / (B * n**4)))  # a few seconds per size
         net, x, target = problem(n, T_long)
         short, long_ = best_times(
-            [lambda: bp.gradient(net, x[:, :2], target[:, :2], rule="rtrl"),
-             lambda: bp.gradient(net, x, target, rule="rtrl")], 2
+            [
+                lambda: bp.gradient(net, x[:, :2], target[:, :2], rule="rtrl"),
+                lambda: bp.gradient(net, x, target, rule="rtrl"),
+            ],
+            2,
         )
         per_step = (long_ - short) / (T_long - 2)
         m = n + N_IN + 1
@@ -159,22 +152,29 @@ def bench_rtrl(sizes, gemm: float) -> None:
         out = np.empty_like(M)
         t_mm = best_time(lambda: np.matmul(D, M, out=out), 3)
         bare = 2 * B * n * n * (n * m) / t_mm / 1e9
-        print(f"| {n} | {mb:.0f} | {per_step*1e3:.3f} | {rate:.1f} | {100*rate/gemm:.0f}% "
-              f"| {100*bare/gemm:.0f}% |", flush=True)
+        print(
+            f"| {n} | {mb:.0f} | {per_step * 1e3:.3f} | {rate:.1f} | {100 * rate / gemm:.0f}% "
+            f"| {100 * bare / gemm:.0f}% |",
+            flush=True,
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes only (seconds)")
-    ap.add_argument("--torch-time", nargs=3, type=int, metavar=("N", "T", "REPEATS"),
-                    help=argparse.SUPPRESS)  # internal: time torch autograd alone, print seconds
+    ap.add_argument(
+        "--torch-time", nargs=3, type=int, metavar=("N", "T", "REPEATS"), help=argparse.SUPPRESS
+    )  # internal: time torch autograd alone, print seconds
     args = ap.parse_args()
     if args.torch_time:
         n, T, repeats = args.torch_time
         print(best_time(torch_bptt(*problem(n, T)), repeats))
         return
-    print(f"bioplastic {bp.__version__}, numpy {np.__version__}, python {platform.python_version()}, "
-          f"{platform.machine()}" + (f", torch {torch.__version__}" if torch else ", torch not installed"))
+    print(
+        f"bioplastic {bp.__version__}, numpy {np.__version__}, python {platform.python_version()}, "
+        f"{platform.machine()}"
+        + (f", torch {torch.__version__}" if torch else ", torch not installed")
+    )
     gemm = gemm_rate()
     if args.quick:
         bench_bptt([32], [200], repeats=3)

@@ -17,9 +17,9 @@ Times are the best of several interleaved repeats.  RTRL is left out above n = 6
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from timing import best_times
 
 import bioplastic as bp
 from bioplastic.gradient import rule_streams
@@ -30,18 +30,6 @@ from bioplastic.rules.feedback import feedback_matrix
 
 OPTIONS = {"tbptt": {"truncation": 10}}
 N_IN = N_OUT = 2
-
-
-def best_times(fns, repeats: int) -> list[float]:
-    for fn in fns:
-        fn()
-    best = [np.inf] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
 
 
 def online_step_time(rule_name: str, net, x, y, n_steps: int) -> float:
@@ -69,7 +57,9 @@ def main() -> None:
     sizes, T = ([16, 32], 100) if args.quick else ([16, 32, 64, 128], 500)
     names = sorted(RULES)
     for batch in (1, 32):
-        print(f"\n## batch {batch}, T = {T}: per-trial time / one forward run  |  online µs per step")
+        print(
+            f"\n## batch {batch}, T = {T}: per-trial time / one forward run  |  online µs per step"
+        )
         print("| n | run (ms) | " + " | ".join(names) + " |")
         print("|---|---|" + "---|" * len(names))
         for n in sizes:
@@ -85,10 +75,8 @@ def main() -> None:
             ratio = dict(zip(runnable, (v / t[0] for v in t[1:])))
             n_steps = 20 if n >= 64 else 100
             online = {r: online_step_time(r, net, x, y, n_steps) * 1e6 for r in runnable}
-            cells = [
-                f"{ratio[r]:.2f}× / {online[r]:.0f} µs" if r in ratio else "—" for r in names
-            ]
-            print(f"| {n} | {t[0]*1e3:.2f} | " + " | ".join(cells) + " |", flush=True)
+            cells = [f"{ratio[r]:.2f}× / {online[r]:.0f} µs" if r in ratio else "—" for r in names]
+            print(f"| {n} | {t[0] * 1e3:.2f} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

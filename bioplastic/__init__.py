@@ -9,15 +9,14 @@ True
 """
 
 from . import rules, verify
+from ._scratch import release as release_scratch
 from ._version import __version__
-from .alignment import alignment
 from .activations import ACTIVATIONS, Activation
+from .alignment import alignment
 from .gradient import gradient
 from .network import PARAM_NAMES, LeakyRNN, Trajectory
 from .objective import NonFiniteError, loss
-from ._scratch import release as release_scratch
 from .rules import RULES
-
 
 __all__ = [
     "LeakyRNN",

@@ -47,8 +47,7 @@ def check_shape(name: str, arr: np.ndarray, dims: Sequence[Dim]) -> None:
     sizes = "(" + ", ".join("*" if s is None else str(s) for _, s in dims) + ")"
     if arr.ndim != len(dims):
         raise ValueError(
-            f"{name} must be {len(dims)}-D with dims {expected} = {sizes}; "
-            f"got shape {arr.shape}"
+            f"{name} must be {len(dims)}-D with dims {expected} = {sizes}; got shape {arr.shape}"
         )
     bad = [
         f"{d}={got} (expected {want})"
@@ -57,8 +56,7 @@ def check_shape(name: str, arr: np.ndarray, dims: Sequence[Dim]) -> None:
     ]
     if bad:
         raise ValueError(
-            f"{name} must have dims {expected} = {sizes}; got shape {arr.shape}: "
-            + ", ".join(bad)
+            f"{name} must have dims {expected} = {sizes}; got shape {arr.shape}: " + ", ".join(bad)
         )
 
 
@@ -74,9 +72,7 @@ def check_finite(name: str, arr: np.ndarray) -> None:
         )
 
 
-def float_array(
-    name: str, value: object, dims: Sequence[Dim], dtype: np.dtype
-) -> np.ndarray:
+def float_array(name: str, value: object, dims: Sequence[Dim], dtype: np.dtype) -> np.ndarray:
     """``as_float_array`` + ``check_shape`` + ``check_finite`` in one call."""
     arr = as_float_array(name, value, dtype)
     check_shape(name, arr, dims)

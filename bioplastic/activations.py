@@ -109,7 +109,5 @@ def get_activation(name: str | Activation) -> Activation:
     if isinstance(name, Activation):
         return name
     if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(
-            f"activation must be one of {sorted(ACTIVATIONS)}; got {name!r}"
-        )
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {name!r}")
     return ACTIVATIONS[name]

@@ -128,11 +128,25 @@ def alignment(
     g_ref = run(ref_name, ref_opts)
     estimates = [run(name, opts) for _, name, opts in specs]
     params = list(PARAM_GROUPS)
-    cos = np.array([[_cosine(_flat(g, PARAM_GROUPS[p]), _flat(g_ref, PARAM_GROUPS[p])) for p in params] for g in estimates])
-    ratio = np.array([[_ratio(_flat(g, PARAM_GROUPS[p]), _flat(g_ref, PARAM_GROUPS[p])) for p in params] for g in estimates])
+    cos = np.array(
+        [
+            [_cosine(_flat(g, PARAM_GROUPS[p]), _flat(g_ref, PARAM_GROUPS[p])) for p in params]
+            for g in estimates
+        ]
+    )
+    ratio = np.array(
+        [
+            [_ratio(_flat(g, PARAM_GROUPS[p]), _flat(g_ref, PARAM_GROUPS[p])) for p in params]
+            for g in estimates
+        ]
+    )
     ds = xr.Dataset(
         {
-            "cosine": (("rule", "param"), cos, {"long_name": f"cosine with {ref_label}", "units": "1"}),
+            "cosine": (
+                ("rule", "param"),
+                cos,
+                {"long_name": f"cosine with {ref_label}", "units": "1"},
+            ),
             "angle": (
                 ("rule", "param"),
                 np.degrees(np.arccos(cos)),
@@ -158,7 +172,10 @@ def alignment(
     if pairwise:
         pc = np.array(
             [
-                [[_cosine(_flat(a, PARAM_GROUPS[p]), _flat(b, PARAM_GROUPS[p])) for p in params] for b in estimates]
+                [
+                    [_cosine(_flat(a, PARAM_GROUPS[p]), _flat(b, PARAM_GROUPS[p])) for p in params]
+                    for b in estimates
+                ]
                 for a in estimates
             ]
         )

@@ -1,6 +1,6 @@
 """The ``bioplastic`` command line.
 
-    bioplastic check     # BPTT vs RTRL vs finite differences on random networks
+bioplastic check     # BPTT vs RTRL vs finite differences on random networks
 """
 
 from __future__ import annotations
@@ -27,13 +27,23 @@ def check(n_rec: int, n_steps: int, n_trials: int, seed: int) -> int:
         f"bioplastic {__version__}: exact gradients on random tanh networks, float64, "
         f"n_rec={n_rec}, T={n_steps}, {n_trials} trials, masked targets, seed={seed}\n"
     )
-    print(f"{'form':8s} {'alpha':9s} {'|BPTT-RTRL|':>12s} {'|BPTT-FD|':>12s} {'|RTRL-FD|':>12s}  (relative)")
+    print(
+        f"{'form':8s} {'alpha':9s} {'|BPTT-RTRL|':>12s} {'|BPTT-FD|':>12s} "
+        f"{'|RTRL-FD|':>12s}  (relative)"
+    )
     worst_ok = True
     t0 = time.perf_counter()
     for form, alpha_kind in cases:
         alpha = 0.1 if alpha_kind == "0.1" else rng.uniform(0.05, 1.0, n_rec)
-        net = LeakyRNN.random(2, n_rec, 2, tau=1.0 / alpha, form=form, seed=int(rng.integers(2**31)))
-        net = net.with_params({"b": 0.3 * rng.standard_normal(n_rec), "W_out": rng.standard_normal((2, n_rec)) / np.sqrt(n_rec)})
+        net = LeakyRNN.random(
+            2, n_rec, 2, tau=1.0 / alpha, form=form, seed=int(rng.integers(2**31))
+        )
+        net = net.with_params(
+            {
+                "b": 0.3 * rng.standard_normal(n_rec),
+                "W_out": rng.standard_normal((2, n_rec)) / np.sqrt(n_rec),
+            }
+        )
         x = rng.standard_normal((n_trials, n_steps, 2))
         target = rng.standard_normal((n_trials, n_steps, 2))
         mask = (rng.random(target.shape) < 0.7).astype(float)
@@ -45,7 +55,10 @@ def check(n_rec: int, n_steps: int, n_trials: int, seed: int) -> int:
             f"{err['rtrl_vs_fd']:12.1e}  {'ok' if ok else 'FAIL'}"
         )
     limits = ", ".join(f"{k} <= {v:g}" for k, v in TOLERANCE.items())
-    print(f"\n{'all agree' if worst_ok else 'DISAGREEMENT'} ({limits}) in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"\n{'all agree' if worst_ok else 'DISAGREEMENT'} ({limits}) "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
     return 0 if worst_ok else 1
 
 

@@ -26,6 +26,7 @@ def central_difference(
     grad = np.zeros_like(value)
     v = value.copy()
     for idx in np.ndindex(value.shape):
+
         def at(delta: float) -> float:
             v[idx] = value[idx] + delta
             return fun(v)

@@ -14,7 +14,11 @@ import numpy as np
 from hypothesis import strategies as st
 
 import bioplastic as bp
-from bioplastic.verify import central_difference, finite_difference_gradient, relative_error  # noqa: F401
+from bioplastic.verify import (  # noqa: F401
+    central_difference,
+    finite_difference_gradient,
+    relative_error,
+)
 
 FORMS = ("rate", "current")
 ACTIVATION_NAMES = ("tanh", "relu", "softplus", "sigmoid", "linear")

@@ -10,19 +10,47 @@ from bioplastic.alignment import PARAM_GROUPS
 
 
 def problem(form, **kw):
-    return make_problem(np.random.default_rng(1), form=form, activation="tanh", alpha="per-unit",
-                        B=3, T=20, n=6, n_in=2, n_out=2, masked=True, with_h0=False, **kw)
+    return make_problem(
+        np.random.default_rng(1),
+        form=form,
+        activation="tanh",
+        alpha="per-unit",
+        B=3,
+        T=20,
+        n=6,
+        n_in=2,
+        n_out=2,
+        masked=True,
+        with_h0=False,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("form", FORMS)
 def test_alignment_dataset(form):
     p = problem(form)
-    rules = ["bptt", "rtrl", "rflo", "eprop", "snap1", ("tbptt", {"truncation": 5}), "uoro",
-             ("rtrl", {"feedback": "random"})]
+    rules = [
+        "bptt",
+        "rtrl",
+        "rflo",
+        "eprop",
+        "snap1",
+        ("tbptt", {"truncation": 5}),
+        "uoro",
+        ("rtrl", {"feedback": "random"}),
+    ]
     ds = bp.alignment(p.net, p.x, p.target, rules, mask=p.mask, pairwise=True)
     assert isinstance(ds, xr.Dataset)
-    assert list(ds.rule.values) == ["bptt", "rtrl", "rflo", "eprop", "snap1", "tbptt(truncation=5)",
-                                    "uoro", "rtrl(feedback=random)"]
+    assert list(ds.rule.values) == [
+        "bptt",
+        "rtrl",
+        "rflo",
+        "eprop",
+        "snap1",
+        "tbptt(truncation=5)",
+        "uoro",
+        "rtrl(feedback=random)",
+    ]
     assert list(ds.param.values) == list(PARAM_GROUPS) and "all" in ds.param.values
     for v in ("cosine", "angle", "norm_ratio"):
         assert ds[v].dims == ("rule", "param")
@@ -40,8 +68,9 @@ def test_alignment_dataset(form):
     pc = ds.pairwise_cosine.sel(param="recurrent").values
     np.testing.assert_allclose(pc, pc.T, atol=1e-14)
     np.testing.assert_allclose(np.diag(pc), 1.0, atol=1e-12)
-    np.testing.assert_allclose(ds.pairwise_cosine.sel(rule_b="bptt", param="all"),
-                               ds.cosine.sel(param="all"), atol=1e-14)
+    np.testing.assert_allclose(
+        ds.pairwise_cosine.sel(rule_b="bptt", param="all"), ds.cosine.sel(param="all"), atol=1e-14
+    )
 
 
 def test_alignment_matches_the_gradients():
@@ -53,13 +82,16 @@ def test_alignment_matches_the_gradients():
     cos = a @ b / np.linalg.norm(a) / np.linalg.norm(b)
     assert ds.cosine.sel(rule="rflo", param="W_rec").item() == pytest.approx(cos, rel=1e-12)
     assert ds.norm_ratio.sel(rule="rflo", param="W_rec").item() == pytest.approx(
-        np.linalg.norm(a) / np.linalg.norm(b), rel=1e-12)
+        np.linalg.norm(a) / np.linalg.norm(b), rel=1e-12
+    )
 
 
 def test_local_rules_align_perfectly_without_recurrence():
     p = problem("current")
     net = p.net.with_params({"W_rec": np.zeros((6, 6))})
-    ds = bp.alignment(net, p.x, p.target, [("rflo", {"feedback": "symmetric"}), "eprop"], mask=p.mask)
+    ds = bp.alignment(
+        net, p.x, p.target, [("rflo", {"feedback": "symmetric"}), "eprop"], mask=p.mask
+    )
     np.testing.assert_allclose(ds.cosine.sel(param="all"), 1.0, atol=1e-12)
 
 
@@ -67,7 +99,9 @@ def test_frozen_parameters_give_nan_and_reference_can_be_rtrl():
     p = problem("rate")
     net = bp.LeakyRNN(**p.net.params, alpha=p.net.alpha, plastic=("W_rec", "W_out"))
     ds = bp.alignment(net, p.x, p.target, ["bptt"], reference="rtrl", mask=p.mask)
-    assert np.isnan(ds.cosine.sel(rule="bptt", param="W_in")) and np.isnan(ds.norm_ratio.sel(param="b"))
+    assert np.isnan(ds.cosine.sel(rule="bptt", param="W_in")) and np.isnan(
+        ds.norm_ratio.sel(param="b")
+    )
     assert ds.cosine.sel(rule="bptt", param="all").item() == pytest.approx(1.0, abs=1e-12)
     assert ds.attrs["reference"] == "rtrl"
     assert "pairwise_cosine" not in ds
@@ -79,7 +113,11 @@ def test_frozen_parameters_give_nan_and_reference_can_be_rtrl():
         ("rflo", TypeError, r"rules must be a non-empty list of rule specs"),
         ([], TypeError, r"rules must be a non-empty list"),
         (["rflo", "rflo"], ValueError, r"rules must be distinct; got \['rflo', 'rflo'\]"),
-        ([("tbptt", 5)], TypeError, r"each rule must be a name such as 'rflo' or a \(name, options\) pair"),
+        (
+            [("tbptt", 5)],
+            TypeError,
+            r"each rule must be a name such as 'rflo' or a \(name, options\) pair",
+        ),
         (["rfl0"], ValueError, r"rule must be one of \[.*\]; got 'rfl0'"),
         ([("tbptt", {"truncaton": 5})], TypeError, r"unknown option\(s\) \['truncaton'\]"),
     ],

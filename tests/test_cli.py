@@ -14,7 +14,9 @@ def test_check_reports_agreement(capsys):
 def test_cli_runs_as_a_module():
     r = subprocess.run(
         [sys.executable, "-m", "bioplastic.cli", "check", "--units", "4", "--steps", "6"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert r.returncode == 0, r.stderr
     assert "|BPTT-RTRL|" in r.stdout

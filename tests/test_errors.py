@@ -22,9 +22,15 @@ def build(**overrides):
     "overrides, pattern",
     [
         ({"W_rec": np.ones((4, 5))}, r"W_rec must be a square 2-D array .* got shape \(4, 5\)"),
-        ({"W_in": np.ones((5, 2))}, r"W_in must have dims \(unit, input\) = \(4, 2\); got shape \(5, 2\): unit=5 \(expected 4\)"),
+        (
+            {"W_in": np.ones((5, 2))},
+            r"W_in must have dims \(unit, input\) = \(4, 2\); got shape \(5, 2\): unit=5 \(expected 4\)",
+        ),
         ({"W_in": np.ones(4)}, r"W_in must be 2-D \(unit, input\)"),
-        ({"W_out": np.ones((3, 5))}, r"W_out must have dims \(output, unit\) = \(3, 4\); got shape \(3, 5\)"),
+        (
+            {"W_out": np.ones((3, 5))},
+            r"W_out must have dims \(output, unit\) = \(3, 4\); got shape \(3, 5\)",
+        ),
         ({"b": np.ones(3)}, r"b must have dims \(unit\) = \(4\); got shape \(3,\)"),
         ({"b_out": np.ones((3, 1))}, r"b_out must be 1-D with dims \(output\)"),
     ],
@@ -41,7 +47,10 @@ def test_wrong_weight_shapes(overrides, pattern):
         ({"alpha": 1.5}, r"alpha must lie in \(0, 1\]; got values in \[1.5, 1.5\]"),
         ({"alpha": [0.1, 0.2, -0.1, 0.5]}, r"alpha must lie in \(0, 1\]"),
         ({"alpha": [0.1, 0.2]}, r"alpha must have dims \(unit\) = \(4\); got shape \(2,\)"),
-        ({"alpha": None, "tau": 0.5, "dt": 1.0}, r"tau must be >= dt = 1 so that alpha = dt/tau lies in \(0, 1\]; got tau min 0.5"),
+        (
+            {"alpha": None, "tau": 0.5, "dt": 1.0},
+            r"tau must be >= dt = 1 so that alpha = dt/tau lies in \(0, 1\]; got tau min 0.5",
+        ),
         ({"alpha": None, "tau": [5, 5, 5, 0.1]}, r"tau must be >= dt"),
         ({"alpha": None}, r"give exactly one of alpha .* or tau"),
         ({"tau": 10.0}, r"give exactly one of alpha .* or tau"),
@@ -61,18 +70,25 @@ def test_alpha_tau_dt(overrides, pattern):
 def test_non_finite_weights(name, bad):
     w = np.array(P[name])
     w.flat[-1] = bad
-    with pytest.raises(ValueError, match=rf"{name} must be finite; it holds 1 NaN/inf value\(s\), the first at index"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{name} must be finite; it holds 1 NaN/inf value\(s\), the first at index",
+    ):
         build(**{name: w})
 
 
 def test_non_numeric_and_complex_weights():
     with pytest.raises(TypeError, match="W_rec must hold real numbers; got an array of dtype <U1"):
         build(W_rec=np.array([["a"] * 4] * 4))
-    with pytest.raises(TypeError, match="W_rec must hold real numbers; got an array of dtype complex128"):
+    with pytest.raises(
+        TypeError, match="W_rec must hold real numbers; got an array of dtype complex128"
+    ):
         build(W_rec=P["W_rec"] + 1j)
     with pytest.raises(TypeError, match="W_rec must hold real numbers; got an array of dtype bool"):
         build(W_rec=np.ones((4, 4), dtype=bool))
-    with pytest.raises(TypeError, match="W_rec must hold real numbers; got an array of dtype timedelta64"):
+    with pytest.raises(
+        TypeError, match="W_rec must hold real numbers; got an array of dtype timedelta64"
+    ):
         build(W_rec=np.ones((4, 4), dtype="timedelta64[s]"))
     with pytest.raises(TypeError, match="W_rec is a masked array; fill it"):
         build(W_rec=np.ma.masked_array(P["W_rec"], mask=np.eye(4)))
@@ -85,15 +101,35 @@ def test_non_numeric_and_complex_weights():
 @pytest.mark.parametrize(
     "kwargs, exc, pattern",
     [
-        ({"activation": "tahn"}, ValueError, r"activation must be one of \['linear', 'relu', 'sigmoid', 'softplus', 'tanh'\]; got 'tahn'"),
-        ({"form": "voltage"}, ValueError, r"form must be one of \['rate', 'current'\]; got 'voltage'"),
-        ({"plastic": ["W_rec", "Wout"]}, ValueError, r"plastic holds unknown name\(s\) \['Wout'\]; accepted: \['W_in', 'W_rec', 'b', 'W_out', 'b_out'\]"),
+        (
+            {"activation": "tahn"},
+            ValueError,
+            r"activation must be one of \['linear', 'relu', 'sigmoid', 'softplus', 'tanh'\]; got 'tahn'",
+        ),
+        (
+            {"form": "voltage"},
+            ValueError,
+            r"form must be one of \['rate', 'current'\]; got 'voltage'",
+        ),
+        (
+            {"plastic": ["W_rec", "Wout"]},
+            ValueError,
+            r"plastic holds unknown name\(s\) \['Wout'\]; accepted: \['W_in', 'W_rec', 'b', 'W_out', 'b_out'\]",
+        ),
         ({"plastic": "W_rec"}, TypeError, r"plastic must be a collection of names"),
         ({"plastic": 5}, TypeError, r"plastic must be a collection of names .* got 5"),
         ({"dale": [1, 1, -1]}, ValueError, r"dale must have dims \(unit\) = \(4\)"),
         ({"dale": [1, 1, -1, 0]}, ValueError, r"dale must hold \+1 \(excitatory\) or -1"),
-        ({"connectivity": {"W_recc": np.ones((4, 4))}}, ValueError, r"connectivity key 'W_recc' is not a weight; accepted: \['W_in', 'W_rec', 'W_out'\]"),
-        ({"connectivity": {"W_rec": np.ones((4, 3))}}, ValueError, r"connectivity\['W_rec'\] must have dims \(post, pre\) = \(4, 4\); got shape \(4, 3\)"),
+        (
+            {"connectivity": {"W_recc": np.ones((4, 4))}},
+            ValueError,
+            r"connectivity key 'W_recc' is not a weight; accepted: \['W_in', 'W_rec', 'W_out'\]",
+        ),
+        (
+            {"connectivity": {"W_rec": np.ones((4, 3))}},
+            ValueError,
+            r"connectivity\['W_rec'\] must have dims \(post, pre\) = \(4, 4\); got shape \(4, 3\)",
+        ),
         ({"connectivity": {"W_rec": np.full((4, 4), 0.5)}}, ValueError, r"must hold only 0 and 1"),
         ({"connectivity": np.ones((4, 4))}, TypeError, r"connectivity must be a dict"),
         ({"dtype": np.int32}, TypeError, r"dtype must be float32 or float64; got int32"),
@@ -105,15 +141,23 @@ def test_bad_options(kwargs, exc, pattern):
 
 
 def test_dale_violation_names_the_fix():
-    with pytest.raises(ValueError, match=r"W_rec has \d+ weight\(s\) whose sign breaks Dale's law .* net.constrain"):
+    with pytest.raises(
+        ValueError, match=r"W_rec has \d+ weight\(s\) whose sign breaks Dale's law .* net.constrain"
+    ):
         build(dale=[1, 1, 1, 1])
 
 
 @pytest.mark.parametrize(
     "x, pattern",
     [
-        (np.ones((6, 2)), r"x must be 3-D with dims \(trial, time, input\) = \(\*, \*, 2\); got shape \(6, 2\)"),
-        (np.ones((2, 6, 3)), r"x must have dims \(trial, time, input\) = \(\*, \*, 2\); got shape \(2, 6, 3\): input=3 \(expected 2\)"),
+        (
+            np.ones((6, 2)),
+            r"x must be 3-D with dims \(trial, time, input\) = \(\*, \*, 2\); got shape \(6, 2\)",
+        ),
+        (
+            np.ones((2, 6, 3)),
+            r"x must have dims \(trial, time, input\) = \(\*, \*, 2\); got shape \(2, 6, 3\): input=3 \(expected 2\)",
+        ),
         (np.ones((2, 0, 2)), r"x must have at least one trial and one time step"),
     ],
 )
@@ -128,17 +172,28 @@ def test_bad_x_shapes(x, pattern):
 def test_nan_in_data(where):
     data = {"x": X.copy(), "target": Y.copy(), "mask": np.ones_like(Y), "h0": np.zeros((2, 4))}
     data[where].flat[3] = np.nan
-    with pytest.raises(ValueError, match=rf"{where} must be finite; it holds 1 NaN/inf value\(s\), the first at index"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{where} must be finite; it holds 1 NaN/inf value\(s\), the first at index",
+    ):
         bp.gradient(NET, data["x"], data["target"], data["mask"], h0=data["h0"])
 
 
 @pytest.mark.parametrize(
     "target, mask, pattern",
     [
-        (Y[0], None, r"target must be 3-D with dims \(trial, time, output\) = \(2, 6, 3\); got shape \(6, 3\)"),
+        (
+            Y[0],
+            None,
+            r"target must be 3-D with dims \(trial, time, output\) = \(2, 6, 3\); got shape \(6, 3\)",
+        ),
         (Y[:, :5], None, r"target must have dims .* got shape \(2, 5, 3\): time=5 \(expected 6\)"),
         (Y[..., :1], None, r"target must have dims .* output=1 \(expected 3\)"),
-        (Y, np.ones((2, 6, 1)), r"mask must have dims \(trial, time, output\) = \(2, 6, 3\); got shape \(2, 6, 1\): output=1 \(expected 3\)"),
+        (
+            Y,
+            np.ones((2, 6, 1)),
+            r"mask must have dims \(trial, time, output\) = \(2, 6, 3\); got shape \(2, 6, 1\): output=1 \(expected 3\)",
+        ),
         (Y, np.ones((6, 3)), r"mask must be 3-D"),
         (Y, -np.ones((2, 6, 3)), r"mask must be >= 0"),
     ],
@@ -151,7 +206,9 @@ def test_targets_and_masks_are_never_broadcast(target, mask, pattern):
 
 
 def test_bad_h0():
-    with pytest.raises(ValueError, match=r"h0 must have dims \(trial, unit\) = \(2, 4\); got shape \(3, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"h0 must have dims \(trial, unit\) = \(2, 4\); got shape \(3, 4\)"
+    ):
         NET.run(X, h0=np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"h0 must have dims \(unit\) = \(4\); got shape \(5,\)"):
         NET.run(X, h0=np.zeros(5))
@@ -160,10 +217,30 @@ def test_bad_h0():
 @pytest.mark.parametrize(
     "rule, options, exc, pattern",
     [
-        ("bptt_", {}, ValueError, r"rule must be one of \[.*'bptt'.*'rtrl'.*'tbptt'.*\]; got 'bptt_'"),
-        ("bptt", {"truncation": 3}, TypeError, r"rule 'bptt' takes no options; got unknown option\(s\) \['truncation'\]"),
-        ("tbptt", {"truncaton": 3}, TypeError, r"rule 'tbptt' takes options \['truncation'\]; got unknown option\(s\) \['truncaton'\]"),
-        ("tbptt", {}, TypeError, r"rule 'tbptt' needs option\(s\) \['truncation'\], e.g. gradient\(..., rule='tbptt', truncation=...\)"),
+        (
+            "bptt_",
+            {},
+            ValueError,
+            r"rule must be one of \[.*'bptt'.*'rtrl'.*'tbptt'.*\]; got 'bptt_'",
+        ),
+        (
+            "bptt",
+            {"truncation": 3},
+            TypeError,
+            r"rule 'bptt' takes no options; got unknown option\(s\) \['truncation'\]",
+        ),
+        (
+            "tbptt",
+            {"truncaton": 3},
+            TypeError,
+            r"rule 'tbptt' takes options \['truncation'\]; got unknown option\(s\) \['truncaton'\]",
+        ),
+        (
+            "tbptt",
+            {},
+            TypeError,
+            r"rule 'tbptt' needs option\(s\) \['truncation'\], e.g. gradient\(..., rule='tbptt', truncation=...\)",
+        ),
         ("tbptt", {"truncation": 0}, ValueError, r"truncation must be an int >= 1; got 0"),
         ("tbptt", {"truncation": 2.5}, ValueError, r"truncation must be an int >= 1; got 2.5"),
     ],
@@ -192,11 +269,20 @@ def test_constrain_validates_names_and_shapes():
 
 
 def test_overflow_raises_instead_of_returning_nan():
-    net = bp.LeakyRNN(np.ones((4, 1)), 100 * np.eye(4), np.ones((1, 4)), b=np.ones(4), alpha=1.0,
-                      activation="relu")
+    net = bp.LeakyRNN(
+        np.ones((4, 1)),
+        100 * np.eye(4),
+        np.ones((1, 4)),
+        b=np.ones(4),
+        alpha=1.0,
+        activation="relu",
+    )
     x, y = np.zeros((1, 400, 1)), np.zeros((1, 400, 1))
     for call in (lambda: net.run(x), lambda: bp.loss(net, x, y), lambda: bp.gradient(net, x, y)):
-        with pytest.raises(bp.NonFiniteError, match=r"the simulation overflowed to inf/NaN \(first at time step \d+\)"):
+        with pytest.raises(
+            bp.NonFiniteError,
+            match=r"the simulation overflowed to inf/NaN \(first at time step \d+\)",
+        ):
             call()
     with pytest.raises(bp.NonFiniteError, match="the loss overflowed"):
         bp.loss(NET, X, np.full_like(Y, 1e300))

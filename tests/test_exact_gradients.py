@@ -62,16 +62,38 @@ def test_exact_gradients_match_finite_differences(form, activation, alpha, data)
 def test_bptt_equals_rtrl_on_a_larger_network(form):
     """n = 24, T = 60, batch 5, per-unit α: long enough for the recurrence to matter."""
     rng = np.random.default_rng(7)
-    p = make_problem(rng, form=form, activation="tanh", alpha="per-unit", B=5, T=60,
-                     n=24, n_in=3, n_out=2, masked=True, with_h0=True)
+    p = make_problem(
+        rng,
+        form=form,
+        activation="tanh",
+        alpha="per-unit",
+        B=5,
+        T=60,
+        n=24,
+        n_in=3,
+        n_out=2,
+        masked=True,
+        with_h0=True,
+    )
     assert rel_err(grads(p, "rtrl"), grads(p, "bptt")) <= 1e-10
 
 
 def test_loss_matches_the_reference_simulator():
     rng = np.random.default_rng(3)
     for form, act in itertools.product(FORMS, ACTIVATION_NAMES):
-        p = make_problem(rng, form=form, activation=act, alpha="per-unit", B=3, T=7, n=4,
-                         n_in=2, n_out=2, masked=True, with_h0=True)
+        p = make_problem(
+            rng,
+            form=form,
+            activation=act,
+            alpha="per-unit",
+            B=3,
+            T=7,
+            n=4,
+            n_in=2,
+            n_out=2,
+            masked=True,
+            with_h0=True,
+        )
         ours = bp.loss(p.net, p.x, p.target, p.mask, h0=p.h0)
         assert ours == pytest.approx(reference_loss(p.net, p.x, p.target, p.mask, p.h0), rel=1e-13)
 
@@ -102,8 +124,19 @@ def truncated_reference(p, k: int) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("k", [1, 2, 4])
 def test_tbptt_matches_its_definition(form, k):
     rng = np.random.default_rng(11 + k)
-    p = make_problem(rng, form=form, activation="tanh", alpha="per-unit", B=2, T=7, n=3,
-                     n_in=2, n_out=2, masked=True, with_h0=True)
+    p = make_problem(
+        rng,
+        form=form,
+        activation="tanh",
+        alpha="per-unit",
+        B=2,
+        T=7,
+        n=3,
+        n_in=2,
+        n_out=2,
+        masked=True,
+        with_h0=True,
+    )
     ours = grads(p, "tbptt", truncation=k)
     ref = truncated_reference(p, k)
     assert rel_err({q: ours[q] for q in ref}, ref) <= 1e-7
@@ -126,8 +159,19 @@ def test_tbptt_with_full_window_is_bptt(form, activation, alpha, data):
 @pytest.mark.parametrize("form", FORMS)
 def test_short_truncation_differs_measurably(form):
     rng = np.random.default_rng(5)
-    p = make_problem(rng, form=form, activation="tanh", alpha="0.1", B=3, T=80, n=10,
-                     n_in=2, n_out=2, masked=False, with_h0=False)
+    p = make_problem(
+        rng,
+        form=form,
+        activation="tanh",
+        alpha="0.1",
+        B=3,
+        T=80,
+        n=10,
+        n_in=2,
+        n_out=2,
+        masked=False,
+        with_h0=False,
+    )
     exact = grads(p, "bptt")
     errors = [rel_err(grads(p, "tbptt", truncation=k), exact) for k in (1, 5, 20, 80)]
     assert errors[0] > 0.05  # one step of credit misses most of a slow (α = 0.1) network's

@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from helpers import ACTIVATION_NAMES, F, FORMS, make_problem, reference_run
+from helpers import ACTIVATION_NAMES, FORMS, F, make_problem, reference_run
 
 import bioplastic as bp
 
@@ -12,8 +12,19 @@ import bioplastic as bp
 @pytest.mark.parametrize("form,activation", list(itertools.product(FORMS, ACTIVATION_NAMES)))
 def test_run_follows_the_equations(form, activation):
     rng = np.random.default_rng(0)
-    p = make_problem(rng, form=form, activation=activation, alpha="per-unit", B=3, T=9, n=5,
-                     n_in=2, n_out=3, masked=False, with_h0=True)
+    p = make_problem(
+        rng,
+        form=form,
+        activation=activation,
+        alpha="per-unit",
+        B=3,
+        T=9,
+        n=5,
+        n_in=2,
+        n_out=3,
+        masked=False,
+        with_h0=True,
+    )
     states, outputs = p.net.run(p.x, p.h0)
     ref_states, ref_outputs, _ = reference_run(p.net, p.x, p.h0)
     assert states.shape == (3, 9, 5) and outputs.shape == (3, 9, 3)
@@ -34,7 +45,9 @@ def test_run_is_a_named_tuple_and_h0_defaults_to_zero():
     np.testing.assert_array_equal(net.run(x, h0=np.zeros(4)).states, states)
     # a shared (unit,) initial state equals the same state given per trial
     h0 = np.arange(4.0) / 4
-    np.testing.assert_array_equal(net.run(x, h0=h0).states, net.run(x, h0=np.stack([h0, h0])).states)
+    np.testing.assert_array_equal(
+        net.run(x, h0=h0).states, net.run(x, h0=np.stack([h0, h0])).states
+    )
 
 
 @pytest.mark.parametrize("form", FORMS)

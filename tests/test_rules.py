@@ -21,8 +21,19 @@ LOCAL = ("rflo", "eprop")
 
 
 def problem(form, *, alpha="per-unit", seed=0, B=3, T=12, n=5, masked=True):
-    return make_problem(np.random.default_rng(seed), form=form, activation="tanh", alpha=alpha,
-                        B=B, T=T, n=n, n_in=2, n_out=2, masked=masked, with_h0=True)
+    return make_problem(
+        np.random.default_rng(seed),
+        form=form,
+        activation="tanh",
+        alpha=alpha,
+        B=B,
+        T=T,
+        n=n,
+        n_in=2,
+        n_out=2,
+        masked=masked,
+        with_h0=True,
+    )
 
 
 def grads(p, rule, net=None, **kw):
@@ -31,10 +42,28 @@ def grads(p, rule, net=None, **kw):
 
 
 def test_every_rule_is_registered_and_cites_its_paper():
-    assert set(ALL_RULES) == {"bptt", "rtrl", "tbptt", "rflo", "eprop", "snap1", "uoro",
-                              "kf_rtrl", "rkf_rtrl"}
-    years = {"bptt": "1990", "rtrl": "1989", "tbptt": "1990", "rflo": "2019", "eprop": "2020",
-             "snap1": "2021", "uoro": "2018", "kf_rtrl": "2018", "rkf_rtrl": "2020"}
+    assert set(ALL_RULES) == {
+        "bptt",
+        "rtrl",
+        "tbptt",
+        "rflo",
+        "eprop",
+        "snap1",
+        "uoro",
+        "kf_rtrl",
+        "rkf_rtrl",
+    }
+    years = {
+        "bptt": "1990",
+        "rtrl": "1989",
+        "tbptt": "1990",
+        "rflo": "2019",
+        "eprop": "2020",
+        "snap1": "2021",
+        "uoro": "2018",
+        "kf_rtrl": "2018",
+        "rkf_rtrl": "2020",
+    }
     for name, cls in RULES.items():
         doc = __import__(cls.__module__, fromlist=["x"]).__doc__
         assert years[name] in doc, name
@@ -79,9 +108,14 @@ def test_rflo_matches_murrays_equations_synapse_by_synapse():
     """A loop over synapses (a, b), written from Murray 2019's P and Q traces, on a tiny net."""
     rng = np.random.default_rng(2)
     n, n_in, n_out, T = 3, 2, 2, 9
-    net = bp.LeakyRNN(rng.standard_normal((n, n_in)), rng.standard_normal((n, n)),
-                      rng.standard_normal((n_out, n)), 0.2 * rng.standard_normal(n),
-                      alpha=0.2, plastic=("W_in", "W_rec", "W_out", "b_out"))
+    net = bp.LeakyRNN(
+        rng.standard_normal((n, n_in)),
+        rng.standard_normal((n, n)),
+        rng.standard_normal((n_out, n)),
+        0.2 * rng.standard_normal(n),
+        alpha=0.2,
+        plastic=("W_in", "W_rec", "W_out", "b_out"),
+    )
     B = rng.standard_normal((n, n_out))
     x, y = rng.standard_normal((1, T, n_in)), rng.standard_normal((1, T, n_out))
     p = net.params
@@ -110,8 +144,13 @@ def test_eprop_current_form_puts_the_slope_on_the_learning_signal():
     """Current form: ε_t = (1-α) ε_{t-1} + α â_t, learning signal f'(v_t)·(B e_t), per synapse."""
     rng = np.random.default_rng(3)
     n, T, a = 3, 8, 0.25
-    net = bp.LeakyRNN(rng.standard_normal((n, 1)), rng.standard_normal((n, n)),
-                      rng.standard_normal((1, n)), alpha=a, form="current")
+    net = bp.LeakyRNN(
+        rng.standard_normal((n, 1)),
+        rng.standard_normal((n, n)),
+        rng.standard_normal((1, n)),
+        alpha=a,
+        form="current",
+    )
     x, y = rng.standard_normal((1, T, 1)), rng.standard_normal((1, T, 1))
     p = net.params
     v = np.zeros(n)
@@ -148,8 +187,10 @@ def test_exact_credit_with_random_feedback_is_murrays_ablation(form):
     g_b, g_r = grads(p, "bptt", feedback=B), grads(p, "rtrl", feedback=B)
     assert rel_err(g_r, g_b) <= 1e-10
     assert rel_err(g_b, grads(p, "bptt")) > 1e-2
-    np.testing.assert_array_equal(grads(p, "rtrl", feedback="random", seed=3)["W_rec"],
-                                  grads(p, "rtrl", feedback="random", seed=3)["W_rec"])
+    np.testing.assert_array_equal(
+        grads(p, "rtrl", feedback="random", seed=3)["W_rec"],
+        grads(p, "rtrl", feedback="random", seed=3)["W_rec"],
+    )
 
 
 # ------------------------------------------------------------------ the two faces agree
@@ -159,8 +200,13 @@ def test_exact_credit_with_random_feedback_is_murrays_ablation(form):
 def test_per_trial_face_equals_the_online_face(rule, data):
     """The vectorised per-trial computation equals stepping init/step/read through the trial."""
     form = data.draw(st.sampled_from(FORMS))
-    p = data.draw(problems(form, data.draw(st.sampled_from(["tanh", "softplus", "relu"])),
-                           data.draw(st.sampled_from(["0.1", "per-unit"]))))
+    p = data.draw(
+        problems(
+            form,
+            data.draw(st.sampled_from(["tanh", "softplus", "relu"])),
+            data.draw(st.sampled_from(["0.1", "per-unit"])),
+        )
+    )
     r = make_rule(rule, OPTIONS.get(rule, {}))
     batch = prepare(p.net, p.x, p.target, p.mask, p.h0)
     fb_rng, _ = rule_streams(1)
@@ -210,9 +256,14 @@ def test_stochastic_rules_are_exactly_unbiased_over_all_sign_sequences(form, rul
     """Average over every possible sequence of random signs: E[estimate] = RTRL, to rounding."""
     rng = np.random.default_rng(8)
     n, T = 2, 3  # uoro/rkf draw n = 2 signs per step, kf_rtrl 2: 2^(2·3) = 64 sequences
-    net = bp.LeakyRNN(rng.standard_normal((n, 1)), 1.2 * rng.standard_normal((n, n)),
-                      rng.standard_normal((1, n)), rng.standard_normal(n), alpha=[0.3, 0.7],
-                      form=form)
+    net = bp.LeakyRNN(
+        rng.standard_normal((n, 1)),
+        1.2 * rng.standard_normal((n, n)),
+        rng.standard_normal((1, n)),
+        rng.standard_normal(n),
+        alpha=[0.3, 0.7],
+        form=form,
+    )
     x, y = rng.standard_normal((1, T, 1)), rng.standard_normal((1, T, 1))
     batch = prepare(net, x, y)
     B = net.params["W_out"].T.copy()
@@ -294,9 +345,14 @@ def test_masks_and_frozen_parameters_hold_for_every_rule(rule):
     rng = np.random.default_rng(6)
     n = 5
     mask = rng.random((n, n)) < 0.5
-    net = bp.LeakyRNN(rng.standard_normal((n, 2)), rng.standard_normal((n, n)) * mask,
-                      rng.standard_normal((2, n)), alpha=0.3, connectivity={"W_rec": mask},
-                      plastic=("W_rec", "W_out"))
+    net = bp.LeakyRNN(
+        rng.standard_normal((n, 2)),
+        rng.standard_normal((n, n)) * mask,
+        rng.standard_normal((2, n)),
+        alpha=0.3,
+        connectivity={"W_rec": mask},
+        plastic=("W_rec", "W_out"),
+    )
     x, y = rng.standard_normal((2, 8, 2)), rng.standard_normal((2, 8, 2))
     g = bp.gradient(net, x, y, rule=rule, **OPTIONS.get(rule, {}))
     assert np.all(g["W_rec"][~mask] == 0) and np.any(g["W_rec"][mask] != 0)
@@ -324,13 +380,26 @@ def test_rflo_with_symmetric_feedback_is_eprop():
 @pytest.mark.parametrize(
     "kwargs, exc, pattern",
     [
-        ({"rule": "rflo", "feedback": np.ones((4, 2))}, ValueError,
-         r"feedback must have dims \(unit, output\) = \(5, 2\); got shape \(4, 2\)"),
-        ({"rule": "rflo", "feedback": np.full((5, 2), np.nan)}, ValueError, r"feedback must be finite"),
-        ({"rule": "rflo", "feedback": "transpose"}, ValueError,
-         r"feedback must be one of \['symmetric', 'random', 'adaptive'\] or an array \(n_rec, n_out\) = \(5, 2\); got 'transpose'"),
-        ({"rule": "rflo", "truncation": 3}, TypeError,
-         r"rule 'rflo' takes no options; got unknown option\(s\) \['truncation'\]"),
+        (
+            {"rule": "rflo", "feedback": np.ones((4, 2))},
+            ValueError,
+            r"feedback must have dims \(unit, output\) = \(5, 2\); got shape \(4, 2\)",
+        ),
+        (
+            {"rule": "rflo", "feedback": np.full((5, 2), np.nan)},
+            ValueError,
+            r"feedback must be finite",
+        ),
+        (
+            {"rule": "rflo", "feedback": "transpose"},
+            ValueError,
+            r"feedback must be one of \['symmetric', 'random', 'adaptive'\] or an array \(n_rec, n_out\) = \(5, 2\); got 'transpose'",
+        ),
+        (
+            {"rule": "rflo", "truncation": 3},
+            TypeError,
+            r"rule 'rflo' takes no options; got unknown option\(s\) \['truncation'\]",
+        ),
         ({"rule": "uoro", "seed": -1}, ValueError, r"seed must be a non-negative int; got -1"),
         ({"rule": "RFLO"}, ValueError, r"rule must be one of \[.*'rflo'.*\]; got 'RFLO'"),
     ],
@@ -346,8 +415,13 @@ def test_uoro_fast_path_falls_back_when_a_norm_vanishes():
     the guarded online step, and the per-trial result must still equal the online face."""
     rng = np.random.default_rng(0)
     n = 3
-    net = bp.LeakyRNN(np.ones((n, 1)), 0.5 * rng.standard_normal((n, n)), rng.standard_normal((1, n)),
-                      alpha=1.0, activation="relu")
+    net = bp.LeakyRNN(
+        np.ones((n, 1)),
+        0.5 * rng.standard_normal((n, n)),
+        rng.standard_normal((1, n)),
+        alpha=1.0,
+        activation="relu",
+    )
     x = np.ones((2, 8, 1))
     x[:, 4:] = -50.0  # silences every unit from step 5 on
     y = rng.standard_normal((2, 8, 1))

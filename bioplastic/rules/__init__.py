@@ -21,7 +21,22 @@ from .tbptt import TBPTT
 from .uoro import UORO
 
 __all__ = [
-    "RULES", "FEEDBACKS", "Step", "make_rule", "register", "feedback_matrix", "random_feedback",
-    "run_online", "BPTT", "RTRL", "RTRLState", "TBPTT", "RFLO", "EProp", "SnAp1", "UORO",
-    "KFRTRL", "RKFRTRL",
+    "RULES",
+    "FEEDBACKS",
+    "Step",
+    "make_rule",
+    "register",
+    "feedback_matrix",
+    "random_feedback",
+    "run_online",
+    "BPTT",
+    "RTRL",
+    "RTRLState",
+    "TBPTT",
+    "RFLO",
+    "EProp",
+    "SnAp1",
+    "UORO",
+    "KFRTRL",
+    "RKFRTRL",
 ]

@@ -92,7 +92,7 @@ def register(cls: type) -> type:
 
 
 def make_rule(name: str, options: Mapping[str, Any]) -> Rule:
-    """Build rule ``name`` with ``options``; unknown names or options raise, listing the valid ones."""
+    """Build rule ``name`` with ``options``; unknown names or options raise, listing valid ones."""
     if not isinstance(name, str) or name not in RULES:
         raise ValueError(f"rule must be one of {sorted(RULES)}; got {name!r}")
     cls = RULES[name]
@@ -106,7 +106,10 @@ def make_rule(name: str, options: Mapping[str, Any]) -> Rule:
     ]
     missing = [k for k in required if k not in options]
     if missing:
-        raise TypeError(f"rule {name!r} needs option(s) {missing}, e.g. gradient(..., rule={name!r}, {missing[0]}=...)")
+        raise TypeError(
+            f"rule {name!r} needs option(s) {missing}, "
+            f"e.g. gradient(..., rule={name!r}, {missing[0]}=...)"
+        )
     return cls(**options)
 
 
@@ -137,9 +140,7 @@ def column_sums(A: np.ndarray) -> np.ndarray:
     return np.ones(A.shape[0], dtype=A.dtype) @ A
 
 
-def recurrent_readout(
-    net: LeakyRNN, trace: Trace, current: np.ndarray
-) -> dict[str, np.ndarray]:
+def recurrent_readout(net: LeakyRNN, trace: Trace, current: np.ndarray) -> dict[str, np.ndarray]:
     """Gradients of ``W_rec, W_in, b`` from the credit on each unit's input current.
 
     ``current[t-1] = gain_t ⊙ c_t`` ``(time, trial, unit)``, where ``c_t`` is the credit
@@ -177,7 +178,9 @@ def finalize(net: LeakyRNN, grads: Mapping[str, np.ndarray]) -> dict[str, np.nda
         g = grads.get(k) if k in net.plastic else None
         g = np.zeros_like(params[k]) if g is None else np.asarray(g, dtype=net.dtype)
         if g.shape != params[k].shape:  # a rule bug, never user input
-            raise AssertionError(f"rule returned {k} of shape {g.shape}, expected {params[k].shape}")
+            raise AssertionError(
+                f"rule returned {k} of shape {g.shape}, expected {params[k].shape}"
+            )
         mask = net.connectivity.get(k)
         out[k] = g if mask is None else np.where(mask, g, 0.0).astype(net.dtype)
     return out
@@ -217,7 +220,7 @@ def theta_blocks(net: LeakyRNN) -> list[tuple[str, slice]]:
 
 
 def presynaptic(net: LeakyRNN, trace: Trace) -> np.ndarray:
-    """``â_t`` for t = 1..T, ``(time, trial, m)``: the plastic blocks of ``[ρ(s_{t-1}), x_t, 1]``."""
+    """``â_t`` for t = 1..T ``(time, trial, m)``: plastic blocks of ``[ρ(s_{t-1}), x_t, 1]``."""
     T, B, _ = trace.outputs.shape
     parts = {
         "W_rec": lambda: trace.rates[:-1],

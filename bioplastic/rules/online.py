@@ -20,7 +20,14 @@ from ..objective import Batch, output_error
 from .base import Step, direct_credit, leak, split_theta, steps, theta_blocks
 
 __all__ = [
-    "Sums", "theta_width", "apply_jacobian", "run_online", "random_signs", "balance", "norms",
+    "Stepwise",
+    "Sums",
+    "theta_width",
+    "apply_jacobian",
+    "run_online",
+    "random_signs",
+    "balance",
+    "norms",
 ]
 
 
@@ -83,6 +90,20 @@ def run_online(
     for st in steps(net, trace, e, direct_credit(net, trace, e, feedback)):
         state = rule.step(state, net, st)
     return rule.read(state, net)
+
+
+class Stepwise:
+    """Mixin for rules defined by their online face: ``read`` returns the running sums, and the
+    per-trial face steps the online face through the batch (override it to vectorise)."""
+
+    def read(self, state, net: LeakyRNN) -> dict[str, np.ndarray]:
+        """The estimate summed over the steps taken so far."""
+        return state.sums.grads(net)
+
+    def gradient(
+        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        return run_online(self, net, batch, feedback, rng)
 
 
 def random_signs(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

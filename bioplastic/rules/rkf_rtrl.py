@@ -26,9 +26,16 @@ from typing import ClassVar
 import numpy as np
 
 from ..network import LeakyRNN
-from ..objective import Batch
 from .base import Step, register
-from .online import Sums, apply_jacobian, balance, norms, random_signs, run_online, theta_width
+from .online import (
+    Stepwise,
+    Sums,
+    apply_jacobian,
+    balance,
+    norms,
+    random_signs,
+    theta_width,
+)
 
 __all__ = ["RKFRTRL", "RKFState"]
 
@@ -43,7 +50,7 @@ class RKFState:
 
 @register
 @dataclass(frozen=True)
-class RKFRTRL:
+class RKFRTRL(Stepwise):
     """Reverse Kronecker-factored unbiased estimate of the influence (no options)."""
 
     name: ClassVar[str] = "rkf_rtrl"
@@ -72,11 +79,3 @@ class RKFRTRL:
         state.sums.theta += state.a.T @ qB
         state.sums.add_readout(st)
         return state
-
-    def read(self, state: RKFState, net: LeakyRNN) -> dict[str, np.ndarray]:
-        return state.sums.grads(net)
-
-    def gradient(
-        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
-    ) -> dict[str, np.ndarray]:
-        return run_online(self, net, batch, feedback, rng)

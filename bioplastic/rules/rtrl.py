@@ -25,9 +25,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..network import LeakyRNN
-from ..objective import Batch
 from .base import Step, leak, register
-from .online import Sums, run_online, theta_width
+from .online import Stepwise, Sums, theta_width
 
 __all__ = ["RTRL", "RTRLState"]
 
@@ -57,7 +56,7 @@ def _diagonal_blocks(M: np.ndarray) -> np.ndarray:
 
 @register
 @dataclass(frozen=True)
-class RTRL:
+class RTRL(Stepwise):
     """Exact temporal credit by real-time recurrent learning (no options)."""
 
     name: ClassVar[str] = "rtrl"
@@ -87,12 +86,3 @@ class RTRL:
         state.sums.theta += (st.credit.reshape(1, B * n) @ M.reshape(B * n, nm)).reshape(n, -1)
         state.influence, state.spare = M, state.influence
         return state
-
-    def read(self, state: RTRLState, net: LeakyRNN) -> dict[str, np.ndarray]:
-        """The gradient summed over the steps taken so far."""
-        return state.sums.grads(net)
-
-    def gradient(
-        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
-    ) -> dict[str, np.ndarray]:
-        return run_online(self, net, batch, feedback, rng)

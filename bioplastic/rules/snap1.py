@@ -41,7 +41,8 @@ class SnAp1(DiagonalTrace):
 
     def diagonal_all(self, net: LeakyRNN, trace: Trace) -> np.ndarray:
         d = np.multiply(
-            trace.gain, np.diagonal(net.params["W_rec"]),
+            trace.gain,
+            np.diagonal(net.params["W_rec"]),
             out=_scratch.empty("diagonal", trace.gain.shape, net.dtype),
         )
         if trace.slope is not None:

@@ -31,7 +31,7 @@ from ..network import LeakyRNN
 from ..objective import Batch, output_error
 from .base import Step, direct_credit, leak, output_readout, recurrent_readout, register
 from .bptt import backward_steps
-from .online import Sums
+from .online import Stepwise, Sums
 
 __all__ = ["TBPTT", "WindowState"]
 
@@ -44,7 +44,7 @@ class WindowState:
 
 @register
 @dataclass(frozen=True)
-class TBPTT:
+class TBPTT(Stepwise):
     """BPTT truncated to a window of ``truncation`` steps (an int >= 1)."""
 
     truncation: int
@@ -87,6 +87,3 @@ class TBPTT:
         state.sums.theta += backward_steps(net, list(state.window), newest_only=True)
         state.sums.add_readout(st)
         return state
-
-    def read(self, state: WindowState, net: LeakyRNN) -> dict[str, np.ndarray]:
-        return state.sums.grads(net)

@@ -33,7 +33,7 @@ from .. import _scratch
 from ..network import LeakyRNN, Trace
 from ..objective import Batch, output_error
 from .base import Step, direct_credit, leak, output_readout, recurrent_readout
-from .online import Sums, theta_width
+from .online import Stepwise, Sums, theta_width
 
 __all__ = ["DiagonalTrace", "TraceState", "backward_filter"]
 
@@ -67,7 +67,7 @@ class TraceState:
 
 
 @dataclass(frozen=True)
-class DiagonalTrace:
+class DiagonalTrace(Stepwise):
     """Base class; a subclass defines ``name``, ``default_feedback`` and the two ``d`` hooks."""
 
     name: ClassVar[str]
@@ -89,7 +89,9 @@ class DiagonalTrace:
         trace = net.forward(batch.x, batch.h0, derivatives=True, scratch=True)
         e = output_error(trace, batch)
         d = self.diagonal_all(net, trace)
-        q = direct_credit(net, trace, e, feedback, out=_scratch.empty("credit", trace.gain.shape, net.dtype))
+        q = direct_credit(
+            net, trace, e, feedback, out=_scratch.empty("credit", trace.gain.shape, net.dtype)
+        )
         q = backward_filter(q, d)
         q *= trace.gain
         return {**recurrent_readout(net, trace, q), **output_readout(net, trace, e)}
@@ -108,6 +110,3 @@ class DiagonalTrace:
         state.sums.theta += np.einsum("bi,bij->ij", st.credit, P)
         state.sums.add_readout(st)
         return state
-
-    def read(self, state: TraceState, net: LeakyRNN) -> dict[str, np.ndarray]:
-        return state.sums.grads(net)

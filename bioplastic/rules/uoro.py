@@ -31,8 +31,25 @@ import numpy as np
 
 from ..network import LeakyRNN
 from ..objective import Batch, output_error
-from .base import Step, direct_credit, leak, output_readout, presynaptic, register, split_theta
-from .online import Sums, apply_jacobian, balance, norms, random_signs, run_online, theta_width
+from .base import (
+    Step,
+    direct_credit,
+    leak,
+    output_readout,
+    presynaptic,
+    register,
+    split_theta,
+)
+from .online import (
+    Stepwise,
+    Sums,
+    apply_jacobian,
+    balance,
+    norms,
+    random_signs,
+    run_online,
+    theta_width,
+)
 
 __all__ = ["UORO", "UOROState"]
 
@@ -47,7 +64,7 @@ class UOROState:
 
 @register
 @dataclass(frozen=True)
-class UORO:
+class UORO(Stepwise):
     """Rank-one unbiased estimate of the influence (no options)."""
 
     name: ClassVar[str] = "uoro"
@@ -75,9 +92,6 @@ class UORO:
         state.sums.theta += np.einsum("b,bij->ij", w, state.b)
         state.sums.add_readout(st)
         return state
-
-    def read(self, state: UOROState, net: LeakyRNN) -> dict[str, np.ndarray]:
-        return state.sums.grads(net)
 
     def gradient(
         self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
