@@ -13,6 +13,7 @@ pairwise rule × rule cosine matrix.  Where a norm is 0 (a frozen parameter) the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -38,6 +39,17 @@ PARAM_GROUPS: dict[str, tuple[str, ...]] = {
 RuleSpec = str | tuple[str, Mapping[str, Any]]
 
 
+def _label_value(v: Any) -> str:
+    """A short, distinct text for an option value (arrays by a digest of their contents)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, (str, int, float, bool)):
+        return str(v)
+    arr = np.asarray(v)
+    digest = hashlib.sha1(np.ascontiguousarray(arr).tobytes()).hexdigest()[:8]
+    return f"array{arr.shape}#{digest}"
+
+
 def _spec(spec: RuleSpec) -> tuple[str, str, dict[str, Any]]:
     """(label, rule name, options) from ``"rflo"`` or ``("tbptt", {"truncation": 10})``."""
     if isinstance(spec, str):
@@ -49,12 +61,15 @@ def _spec(spec: RuleSpec) -> tuple[str, str, dict[str, Any]]:
         and isinstance(spec[1], Mapping)
     ):
         name, options = spec[0], dict(spec[1])
+        shared = sorted(set(options) & {"seed", "h0", "mask"})
+        if shared:
+            raise TypeError(
+                f"the options of rule {name!r} may not set {shared}: pass seed, h0 and mask to "
+                "alignment() itself, so that every rule sees the same trials"
+            )
         if not options:
             return name, name, options
-        shown = ",".join(
-            f"{k}={v if isinstance(v, (str, int, float)) else type(v).__name__}"
-            for k, v in sorted(options.items())
-        )
+        shown = ",".join(f"{k}={_label_value(v)}" for k, v in sorted(options.items()))
         return f"{name}({shown})", name, options
     raise TypeError(
         "each rule must be a name such as 'rflo' or a (name, options) pair such as "

@@ -8,11 +8,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .network import LeakyRNN
-from .objective import NonFiniteError, prepare
-from .rules.base import finalize, make_rule
+from .objective import Batch, NonFiniteError, loss_value, output_error, prepare
+from .rules.base import Rule, finalize, make_rule
 from .rules.feedback import feedback_matrix
 
-__all__ = ["gradient", "rule_streams"]
+__all__ = ["gradient", "evaluate", "rule_streams"]
 
 
 def rule_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -71,12 +71,26 @@ def gradient(
     batch = prepare(net, x, target, mask, h0)
     fb_rng, rule_rng = rule_streams(seed)
     B = feedback_matrix(net, r.default_feedback if feedback is None else feedback, fb_rng)
+    return evaluate(net, batch, r, B, rule_rng)[1]
+
+
+def evaluate(
+    net: LeakyRNN, batch: Batch, rule: Rule, feedback: np.ndarray, rng: np.random.Generator
+) -> tuple[float, dict[str, np.ndarray]]:
+    """The loss and a rule's gradient estimate from one forward pass (validated inputs).
+
+    Raises :class:`~bioplastic.NonFiniteError` if the simulation, the loss or the estimate
+    overflows.
+    """
+    trace = net.forward(batch.x, batch.h0, derivatives=True, scratch=True)
+    value = loss_value(trace, batch)
+    error = output_error(trace, batch)
     with np.errstate(over="ignore", invalid="ignore"):
-        grads = finalize(net, r.gradient(net, batch, B, rule_rng))
+        grads = finalize(net, rule.gradient(net, trace, error, feedback, rng))
     for k, g in grads.items():
         if not np.isfinite(g).all():
             raise NonFiniteError(
-                f"the {rule!r} gradient of {k} overflowed to inf/NaN although every input was "
-                "finite; rescale the targets, inputs or weights"
+                f"the {rule.name!r} gradient of {k} overflowed to inf/NaN although every input "
+                "was finite; rescale the targets, inputs or weights"
             )
-    return grads
+    return value, grads

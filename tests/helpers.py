@@ -165,3 +165,17 @@ def rel_err(a: dict, b: dict, floor: float = 1e-4) -> float:
         for k in b
     )
     return max(relative_error(a, b), per)
+
+
+def faces(rule, net, batch, feedback, seed: int):
+    """A rule's per-trial face and its online face stepped through the same batch."""
+    from bioplastic.objective import output_error
+    from bioplastic.rules import run_online
+
+    def simulate():
+        trace = net.forward(batch.x, batch.h0, derivatives=True)
+        return trace, output_error(trace, batch)
+
+    per_trial = rule.gradient(net, *simulate(), feedback, np.random.default_rng(seed))
+    online = run_online(rule, net, *simulate(), feedback, np.random.default_rng(seed))
+    return per_trial, online

@@ -286,7 +286,7 @@ def test_overflow_raises_instead_of_returning_nan():
             call()
     with pytest.raises(bp.NonFiniteError, match="the loss overflowed"):
         bp.loss(NET, X, np.full_like(Y, 1e300))
-    with pytest.raises(bp.NonFiniteError, match="the 'bptt' gradient of (W_out|b_out) overflowed"):
+    with pytest.raises(bp.NonFiniteError, match="overflowed"):
         bp.gradient(NET, X, np.full_like(Y, 1e308))
 
 

@@ -4,13 +4,13 @@ import itertools
 
 import numpy as np
 import pytest
-from helpers import FORMS, make_problem, problems, rel_err
+from helpers import FORMS, faces, make_problem, problems, rel_err
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bioplastic as bp
 from bioplastic.gradient import rule_streams
-from bioplastic.objective import prepare
+from bioplastic.objective import output_error, prepare
 from bioplastic.rules import RULES, make_rule, run_online
 from bioplastic.rules.feedback import feedback_matrix
 
@@ -92,49 +92,75 @@ def test_snap1_is_rtrl_for_a_diagonal_network(form):
     assert rel_err(grads(p, "snap1"), grads(p, "rtrl")) > 1e-3
 
 
-@pytest.mark.parametrize("form", FORMS)
-@pytest.mark.parametrize("feedback", ["symmetric", "random", "array"])
-def test_eprop_equals_rflo_for_the_same_feedback(form, feedback):
-    """Identical in the rate form (Bellec et al. 2020 vs Murray 2019); in the current form both
-    are the same own-state derivation, with f' on the learning signal (see eprop.py)."""
-    p = problem(form)
-    fb = np.random.default_rng(4).standard_normal((5, 2)) if feedback == "array" else feedback
-    a, b = grads(p, "eprop", feedback=fb, seed=7), grads(p, "rflo", feedback=fb, seed=7)
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k])
+def eprop_rate_form_loop(net, B, x, y):
+    """Bellec et al. 2020 for a leaky rate unit, per synapse: eligibility vector
+    ε_t = (∂h_t/∂h_{t-1}) ε_{t-1} + ∂h_t/∂W with the own-state Jacobian 1-α (eq. 14), trace
+    e_t = (∂z_t/∂h_t) ε_t with z = h (eq. 13), learning signal L_t = B (y_t - y*_t) (eq. 4)."""
+    p, a = net.params, net.alpha
+    n, T = net.n_rec, x.shape[1]
+    h, eps, grad = np.zeros(n), np.zeros((n, n)), np.zeros((n, n))
+    for t in range(T):
+        u = p["W_rec"] @ h + p["W_in"] @ x[0, t] + p["b"]
+        dh_dW = a * (1 - np.tanh(u) ** 2)  # ∂h_i/∂W_ij = α f'(u_i) h_j(t-1)
+        for i in range(n):
+            for j in range(n):
+                eps[i, j] = (1 - a) * eps[i, j] + dh_dW[i] * h[j]
+        h = (1 - a) * h + a * np.tanh(u)
+        L = B @ (p["W_out"] @ h + p["b_out"] - y[0, t])
+        grad += L[:, None] * eps  # dz/dh = 1 in the rate form
+    return grad
+
+
+def test_eprop_equals_rflo_for_the_same_feedback():
+    """Two independent per-synapse derivations, Bellec's e-prop and Murray's RFLO (below), give
+    the same numbers in the rate form, and so does the library for both names."""
+    rng = np.random.default_rng(9)
+    n = 3
+    net = bp.LeakyRNN(rng.standard_normal((n, 2)), rng.standard_normal((n, n)),
+                      rng.standard_normal((2, n)), 0.3 * rng.standard_normal(n), alpha=0.3)
+    B = rng.standard_normal((n, 2))
+    x, y = rng.standard_normal((1, 10, 2)), rng.standard_normal((1, 10, 2))
+    bellec = eprop_rate_form_loop(net, B, x, y)
+    murray = rflo_murray_loop(net, B, x, y)[0]
+    np.testing.assert_allclose(bellec, murray, rtol=1e-13, atol=1e-15)
+    for rule in ("eprop", "rflo"):
+        g = bp.gradient(net, x, y, rule=rule, feedback=B)["W_rec"]
+        np.testing.assert_allclose(g, bellec, rtol=1e-13, atol=1e-15)
+
+
+def rflo_murray_loop(net, B, x, y):
+    """Murray 2019's RFLO traces P_ab, Q_ab and updates, written synapse by synapse."""
+    p, a = net.params, net.alpha
+    n, n_in, T = net.n_rec, net.n_in, x.shape[1]
+    h = np.zeros(n)
+    P, Q = np.zeros((n, n)), np.zeros((n, n_in))
+    dW_rec, dW_in = np.zeros((n, n)), np.zeros((n, n_in))
+    for t in range(T):
+        u = p["W_rec"] @ h + p["W_in"] @ x[0, t] + p["b"]
+        h_prev, h = h, (1 - a) * h + a * np.tanh(u)
+        eps = p["W_out"] @ h + p["b_out"] - y[0, t]  # ε(t), the output error
+        for i in range(n):
+            for j in range(n):
+                P[i, j] = (1 - a) * P[i, j] + a * (1 - np.tanh(u[i]) ** 2) * h_prev[j]
+            for j in range(n_in):
+                Q[i, j] = (1 - a) * Q[i, j] + a * (1 - np.tanh(u[i]) ** 2) * x[0, t, j]
+        learn = B @ eps  # the random feedback projection of the error
+        for i in range(n):
+            dW_rec[i] += learn[i] * P[i]
+            dW_in[i] += learn[i] * Q[i]
+    return dW_rec, dW_in
 
 
 def test_rflo_matches_murrays_equations_synapse_by_synapse():
     """A loop over synapses (a, b), written from Murray 2019's P and Q traces, on a tiny net."""
     rng = np.random.default_rng(2)
     n, n_in, n_out, T = 3, 2, 2, 9
-    net = bp.LeakyRNN(
-        rng.standard_normal((n, n_in)),
-        rng.standard_normal((n, n)),
-        rng.standard_normal((n_out, n)),
-        0.2 * rng.standard_normal(n),
-        alpha=0.2,
-        plastic=("W_in", "W_rec", "W_out", "b_out"),
-    )
+    net = bp.LeakyRNN(rng.standard_normal((n, n_in)), rng.standard_normal((n, n)),
+                      rng.standard_normal((n_out, n)), 0.2 * rng.standard_normal(n),
+                      alpha=0.2, plastic=("W_in", "W_rec", "W_out", "b_out"))
     B = rng.standard_normal((n, n_out))
     x, y = rng.standard_normal((1, T, n_in)), rng.standard_normal((1, T, n_out))
-    p = net.params
-    h = np.zeros(n)
-    P, Q = np.zeros((n, n)), np.zeros((n, n_in))
-    dW_rec, dW_in = np.zeros((n, n)), np.zeros((n, n_in))
-    for t in range(T):
-        u = p["W_rec"] @ h + p["W_in"] @ x[0, t] + p["b"]
-        h_prev, h = h, 0.8 * h + 0.2 * np.tanh(u)
-        eps = p["W_out"] @ h + p["b_out"] - y[0, t]  # ε(t), the output error
-        for a in range(n):
-            for b in range(n):
-                P[a, b] = 0.8 * P[a, b] + 0.2 * (1 - np.tanh(u[a]) ** 2) * h_prev[b]
-            for b in range(n_in):
-                Q[a, b] = 0.8 * Q[a, b] + 0.2 * (1 - np.tanh(u[a]) ** 2) * x[0, t, b]
-        learn = B @ eps  # the random feedback projection of the error
-        for a in range(n):
-            dW_rec[a] += learn[a] * P[a]
-            dW_in[a] += learn[a] * Q[a]
+    dW_rec, dW_in = rflo_murray_loop(net, B, x, y)
     g = bp.gradient(net, x, y, rule="rflo", feedback=B)
     np.testing.assert_allclose(g["W_rec"], dW_rec, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(g["W_in"], dW_in, rtol=1e-13, atol=1e-15)
@@ -211,8 +237,7 @@ def test_per_trial_face_equals_the_online_face(rule, data):
     batch = prepare(p.net, p.x, p.target, p.mask, p.h0)
     fb_rng, _ = rule_streams(1)
     B = feedback_matrix(p.net, "random", fb_rng)
-    per_trial = r.gradient(p.net, batch, B, np.random.default_rng(2))
-    online = run_online(r, p.net, batch, B, np.random.default_rng(2))
+    per_trial, online = faces(r, p.net, batch, B, seed=2)
     assert rel_err(per_trial, online) <= 1e-12
 
 
@@ -234,7 +259,7 @@ def test_online_read_midway_is_the_sum_so_far(rule):
         if t == 5:
             midway = r.read(state, p.net)
     first6 = prepare(p.net, p.x[:, :6], p.target[:, :6], None, p.h0)
-    assert rel_err(midway, r.gradient(p.net, first6, B, np.random.default_rng(0))) <= 1e-12
+    assert rel_err(midway, faces(r, p.net, first6, B, seed=0)[0]) <= 1e-12
 
 
 # ------------------------------------------------------------------ stochastic rules are unbiased
@@ -270,7 +295,8 @@ def test_stochastic_rules_are_exactly_unbiased_over_all_sign_sequences(form, rul
     r = RULES[rule]()
     total = None
     for bits in itertools.product([0, 1], repeat=signs_per_step * T):
-        g = run_online(r, net, batch, B, ScriptedSigns(bits))
+        trace = net.forward(batch.x, batch.h0, derivatives=True)
+        g = run_online(r, net, trace, output_error(trace, batch), B, ScriptedSigns(bits))
         total = g if total is None else {k: total[k] + g[k] for k in g}
     mean = {k: v / 2 ** (signs_per_step * T) for k, v in total.items()}
     exact = bp.gradient(net, x, y, rule="rtrl")
@@ -370,13 +396,6 @@ def test_random_feedback_follows_murrays_scaling():
     np.testing.assert_array_equal(feedback_matrix(net, "symmetric", None), net.params["W_out"].T)
 
 
-def test_rflo_with_symmetric_feedback_is_eprop():
-    p = problem("rate")
-    a, b = grads(p, "rflo", feedback="symmetric"), grads(p, "eprop")
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k])
-
-
 @pytest.mark.parametrize(
     "kwargs, exc, pattern",
     [
@@ -410,7 +429,7 @@ def test_bad_feedback_and_options(kwargs, exc, pattern):
         bp.gradient(p.net, p.x, p.target, **kwargs)
 
 
-def test_uoro_fast_path_falls_back_when_a_norm_vanishes():
+def test_uoro_fast_path_guards_vanishing_norms():
     """α = 1 relu units that all fall silent make ‖D ã‖ = 0 mid-trial: ρ0 must then be 1, as in
     the guarded online step, and the per-trial result must still equal the online face."""
     rng = np.random.default_rng(0)
@@ -428,7 +447,65 @@ def test_uoro_fast_path_falls_back_when_a_norm_vanishes():
     r = RULES["uoro"]()
     batch = prepare(net, x, y)
     B = net.params["W_out"].T.copy()
-    fast = r.gradient(net, batch, B, np.random.default_rng(5))
-    online = run_online(r, net, batch, B, np.random.default_rng(5))
+    fast, online = faces(r, net, batch, B, seed=5)
     assert all(np.isfinite(v).all() for v in fast.values())
     assert rel_err(fast, online) <= 1e-12
+
+
+def one_step(rule_name, form, signs):
+    """A random nonzero state of a stochastic rule, one step with scripted signs, and that step."""
+    from bioplastic.rules.base import direct_credit, steps
+
+    rng = np.random.default_rng(21)
+    n = 4
+    net = bp.LeakyRNN(rng.standard_normal((n, 2)), rng.standard_normal((n, n)) / 2,
+                      rng.standard_normal((1, n)), rng.standard_normal(n), alpha=[0.2, 0.4, 0.6, 0.8],
+                      form=form)
+    x, y = rng.standard_normal((1, 3, 2)), rng.standard_normal((1, 3, 1))
+    batch = prepare(net, x, y)
+    trace = net.forward(batch.x, batch.h0, derivatives=True)
+    e = output_error(trace, batch)
+    st = list(steps(net, trace, e, direct_credit(net, trace, e, net.params["W_out"].T)))[2]
+    r = RULES[rule_name]()
+    state = r.init(net, 1, ScriptedSigns(signs))
+    for name in ("a", "b", "u", "A", "B"):  # random nonzero factors
+        if hasattr(state, name):
+            setattr(state, name, rng.standard_normal(getattr(state, name).shape))
+    before = {k: np.array(v) for k, v in vars(state).items() if isinstance(v, np.ndarray)}
+    D = np.diag(1 - np.asarray(net.alpha)) + st.gain[0][:, None] * net.params["W_rec"] * (
+        1.0 if st.slope_prev is None else st.slope_prev[0][None, :])
+    return r.step(state, net, st), before, st, D
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_uoro_scalings_are_tallec_and_olliviers(form):
+    state, s0, st, D = one_step("uoro", form, [1, 0, 1, 1])
+    nu = np.array([1.0, -1.0, 1.0, 1.0])
+    Da = D @ s0["a"][0]
+    rho0 = np.sqrt(np.linalg.norm(s0["b"][0]) / np.linalg.norm(Da))
+    rho1 = np.sqrt(np.linalg.norm(np.outer(nu * st.gain[0], st.pre[0])) / np.linalg.norm(nu))
+    np.testing.assert_allclose(state.a[0], rho0 * Da + rho1 * nu, rtol=1e-13)
+    np.testing.assert_allclose(state.b[0], s0["b"][0] / rho0 + np.outer(nu * st.gain[0], st.pre[0]) / rho1, rtol=1e-13)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_kf_rtrl_scalings_are_mujikas(form):
+    state, s0, st, D = one_step("kf_rtrl", form, [0, 1])
+    c1, c2 = -1.0, 1.0
+    DA = D @ s0["A"][0]
+    p1 = np.sqrt(np.linalg.norm(DA) / np.linalg.norm(s0["u"][0]))
+    p2 = np.sqrt(np.linalg.norm(np.diag(st.gain[0])) / np.linalg.norm(st.pre[0]))
+    np.testing.assert_allclose(state.u[0], c1 * p1 * s0["u"][0] + c2 * p2 * st.pre[0], rtol=1e-13)
+    np.testing.assert_allclose(state.A[0], c1 * DA / p1 + c2 * np.diag(st.gain[0]) / p2, rtol=1e-13)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_rkf_rtrl_scalings_are_marschalls(form):
+    state, s0, st, D = one_step("rkf_rtrl", form, [0, 1, 1, 0])
+    nu = np.array([-1.0, 1.0, 1.0, -1.0])
+    DB = D @ s0["B"][0]
+    proj = nu[:, None] * st.gain[0][:, None] * st.pre[0][None, :]
+    p0 = np.sqrt(np.linalg.norm(DB) / np.linalg.norm(s0["a"][0]))
+    p1 = np.sqrt(np.linalg.norm(proj) / np.linalg.norm(nu))
+    np.testing.assert_allclose(state.a[0], p0 * s0["a"][0] + p1 * nu, rtol=1e-13)
+    np.testing.assert_allclose(state.B[0], DB / p0 + proj / p1, rtol=1e-13)

@@ -31,7 +31,6 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from ..network import PARAM_NAMES, LeakyRNN, Trace
-from ..objective import Batch
 
 __all__ = [
     "Rule",
@@ -54,7 +53,9 @@ class Rule(Protocol):
 
     A rule is a frozen dataclass whose fields are its options, with two faces:
 
-    * per trial: ``gradient(net, batch, feedback, rng)``, weights fixed, summed over the batch;
+    * per trial: ``gradient(net, trace, error, feedback, rng)``, weights fixed, summed over the
+      batch, from a forward pass ``trace`` (computed once by the caller, with derivatives, and
+      not used for its ``gain`` afterwards: BPTT overwrites it) and the output error;
     * online: ``init(net, n_trials, rng)`` → state, ``step(state, net, step)`` → state,
       ``read(state, net)`` → the sum so far (see :mod:`bioplastic.rules.online`).
 
@@ -66,7 +67,12 @@ class Rule(Protocol):
     default_feedback: ClassVar[str]
 
     def gradient(
-        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+        self,
+        net: LeakyRNN,
+        trace: Trace,
+        error: np.ndarray,
+        feedback: np.ndarray,
+        rng: np.random.Generator,
     ) -> dict[str, np.ndarray]: ...
 
     def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> Any: ...

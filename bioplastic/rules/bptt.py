@@ -30,7 +30,6 @@ import numpy as np
 
 from .. import _scratch
 from ..network import LeakyRNN, Trace
-from ..objective import Batch, output_error
 from .base import Step, leak, output_readout, recurrent_readout, register
 from .online import Sums
 
@@ -109,12 +108,15 @@ class BPTT:
     default_feedback: ClassVar[str] = "symmetric"
 
     def gradient(
-        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+        self,
+        net: LeakyRNN,
+        trace: Trace,
+        error: np.ndarray,
+        feedback: np.ndarray,
+        rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
-        trace = net.forward(batch.x, batch.h0, derivatives=True, scratch=True)
-        e = output_error(trace, batch)
-        G = backward(net, trace, e, feedback)
-        return {**recurrent_readout(net, trace, G), **output_readout(net, trace, e)}
+        G = backward(net, trace, error, feedback)
+        return {**recurrent_readout(net, trace, G), **output_readout(net, trace, error)}
 
     def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> BufferState:
         return BufferState([], Sums.zeros(net))

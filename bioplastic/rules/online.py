@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..network import LeakyRNN
-from ..objective import Batch, output_error
+from ..network import LeakyRNN, Trace
 from .base import Step, direct_credit, leak, split_theta, steps, theta_blocks
 
 __all__ = [
@@ -81,12 +80,16 @@ def apply_jacobian(net: LeakyRNN, st: Step, X: np.ndarray) -> np.ndarray:
 
 
 def run_online(
-    rule, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+    rule,
+    net: LeakyRNN,
+    trace: Trace,
+    error: np.ndarray,
+    feedback: np.ndarray,
+    rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """The per-trial sum computed by stepping the rule's online face through the batch."""
-    trace = net.forward(batch.x, batch.h0, derivatives=True)
-    e = output_error(trace, batch)
-    state = rule.init(net, batch.n_trials, rng)
+    """The per-trial sum computed by stepping the rule's online face through a simulated batch."""
+    e = error
+    state = rule.init(net, e.shape[1], rng)
     for st in steps(net, trace, e, direct_credit(net, trace, e, feedback)):
         state = rule.step(state, net, st)
     return rule.read(state, net)
@@ -101,9 +104,14 @@ class Stepwise:
         return state.sums.grads(net)
 
     def gradient(
-        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+        self,
+        net: LeakyRNN,
+        trace: Trace,
+        error: np.ndarray,
+        feedback: np.ndarray,
+        rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
-        return run_online(self, net, batch, feedback, rng)
+        return run_online(self, net, trace, error, feedback, rng)
 
 
 def random_signs(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

@@ -27,8 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..network import LeakyRNN
-from ..objective import Batch, output_error
+from ..network import LeakyRNN, Trace
 from .base import Step, direct_credit, leak, output_readout, recurrent_readout, register
 from .bptt import backward_steps
 from .online import Stepwise, Sums
@@ -57,10 +56,14 @@ class TBPTT(Stepwise):
             raise ValueError(f"truncation must be an int >= 1; got {k!r}")
 
     def gradient(
-        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+        self,
+        net: LeakyRNN,
+        trace: Trace,
+        error: np.ndarray,
+        feedback: np.ndarray,
+        rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
-        trace = net.forward(batch.x, batch.h0, derivatives=True)
-        e = output_error(trace, batch)
+        e = error
         q = direct_credit(net, trace, e, feedback)
         T, B, n = q.shape
         W_rec, lk = net.params["W_rec"], leak(net)

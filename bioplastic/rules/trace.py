@@ -31,7 +31,6 @@ from scipy.signal import lfilter
 
 from .. import _scratch
 from ..network import LeakyRNN, Trace
-from ..objective import Batch, output_error
 from .base import Step, direct_credit, leak, output_readout, recurrent_readout
 from .online import Stepwise, Sums, theta_width
 
@@ -84,10 +83,14 @@ class DiagonalTrace(Stepwise):
 
     # --- per-trial face
     def gradient(
-        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+        self,
+        net: LeakyRNN,
+        trace: Trace,
+        error: np.ndarray,
+        feedback: np.ndarray,
+        rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
-        trace = net.forward(batch.x, batch.h0, derivatives=True, scratch=True)
-        e = output_error(trace, batch)
+        e = error
         d = self.diagonal_all(net, trace)
         q = direct_credit(
             net, trace, e, feedback, out=_scratch.empty("credit", trace.gain.shape, net.dtype)

@@ -23,14 +23,12 @@ and signs: the estimates of different trials are independent.  Option ``seed`` c
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from ..network import LeakyRNN
-from ..objective import Batch, output_error
+from ..network import LeakyRNN, Trace
 from .base import (
     Step,
     direct_credit,
@@ -47,7 +45,6 @@ from .online import (
     balance,
     norms,
     random_signs,
-    run_online,
     theta_width,
 )
 
@@ -94,23 +91,21 @@ class UORO(Stepwise):
         return state
 
     def gradient(
-        self, net: LeakyRNN, batch: Batch, feedback: np.ndarray, rng: np.random.Generator
+        self,
+        net: LeakyRNN,
+        trace: Trace,
+        error: np.ndarray,
+        feedback: np.ndarray,
+        rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
         """The online recursion with everything that does not depend on ``ã, b̃`` hoisted out
         of the loop: all signs, ``ρ1``, ``ν ⊙ gain / ρ1`` and the readout are computed for
-        every step at once.  Equal to stepping the online face (tested)."""
-        trace = net.forward(batch.x, batch.h0, derivatives=True)
-        e = output_error(trace, batch)
-        q = direct_credit(net, trace, e, feedback)
+        every step at once.  Equal to stepping the online face (tested).  Memory: the
+        ``(time, trial, unit)`` signs and scaled gains on top of the online state."""
+        q = direct_credit(net, trace, error, feedback)
         pre = presynaptic(net, trace)  # (T, B, m)
-        state = copy.deepcopy(rng.bit_generator.state) if hasattr(rng, "bit_generator") else None
         with np.errstate(divide="ignore", invalid="ignore"):
-            grads = self._loop(net, trace, e, q, pre, rng)
-        if state is not None and not np.isfinite(grads["_theta"]).all():
-            rng.bit_generator.state = state  # replay the same signs through the guarded steps
-            return run_online(self, net, batch, feedback, rng)
-        del grads["_theta"]
-        return grads
+            return self._loop(net, trace, error, q, pre, rng)
 
     def _loop(self, net, trace, e, q, pre, rng) -> dict[str, np.ndarray]:
         gain, slope = trace.gain, trace.slope
@@ -135,17 +130,14 @@ class UORO(Stepwise):
             np.matmul(src, W_rec_T, out=y)  # D_t ã = (1-α) ã + gain ⊙ W_rec (slope ⊙ ã)
             y *= gain[t]
             y += np.multiply(a, lk, out=tmp)
-            # ρ0 = (‖b̃‖² / ‖D ã‖²)^¼.  At t = 1, ã = b̃ = 0 and any ρ0 gives the same result;
-            # a later zero norm makes NaN/inf, and the caller redoes the trial with the guarded
-            # online step (which uses 1 there)
-            if t == 0:
-                rho0 = np.ones(B, dtype=net.dtype)
-            else:
-                rho0 = np.vecdot(b_flat, b_flat) / np.vecdot(y, y)
-                rho0 **= 0.25
+            # ρ0 = (‖b̃‖² / ‖D ã‖²)^¼, and 1 where either norm is 0 (as `balance` does)
+            rho0 = np.vecdot(b_flat, b_flat) / np.vecdot(y, y)
+            if not (rho0.min() > 0 and rho0.max() < np.inf):  # NaN fails both tests
+                rho0[~((rho0 > 0) & (rho0 < np.inf))] = 1.0
+            rho0 **= 0.25
             np.multiply(y, rho0[:, None], out=a)
             a += V[t]
             b /= rho0[:, None, None]
             b += U[t][:, :, None] * pre[t][:, None, :]
             theta_flat += np.vecdot(q[t], a) @ b_flat  # Σ_trials (q_t · ã_t) b̃_t
-        return {**split_theta(net, theta), **output_readout(net, trace, e), "_theta": theta}
+        return {**split_theta(net, theta), **output_readout(net, trace, e)}
