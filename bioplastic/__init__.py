@@ -8,7 +8,7 @@
 True
 """
 
-from . import rules, verify
+from . import optim, rules, tasks, verify
 from ._scratch import release as release_scratch
 from ._version import __version__
 from .activations import ACTIVATIONS, Activation
@@ -16,7 +16,9 @@ from .alignment import alignment
 from .gradient import gradient
 from .network import PARAM_NAMES, LeakyRNN, Trajectory
 from .objective import NonFiniteError, loss
+from .results import load, save
 from .rules import RULES
+from .training import resume, train
 
 __all__ = [
     "LeakyRNN",
@@ -26,6 +28,12 @@ __all__ = [
     "release_scratch",
     "gradient",
     "alignment",
+    "train",
+    "resume",
+    "save",
+    "load",
+    "tasks",
+    "optim",
     "rules",
     "verify",
     "RULES",

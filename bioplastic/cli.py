@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -62,10 +63,141 @@ def check(n_rec: int, n_steps: int, n_trials: int, seed: int) -> int:
     return 0 if worst_ok else 1
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .config import load_preset, run
+    from .plotting import plot_run
+    from .training import resume
+
+    if args.resume is not None:
+        if args.preset or args.set or args.rule or args.feedback or args.seed is not None:
+            print(
+                "bioplastic train --resume continues a run as it was configured; "
+                "give no preset, --rule, --feedback, --seed or --set",
+                file=sys.stderr,
+            )
+            return 2
+        out = Path(args.resume)
+        ds = resume(out, progress=None if not args.no_progress else False)
+    else:
+        if args.preset is None:
+            print(
+                "bioplastic train needs a PRESET (e.g. models/murray2019_periodic.toml) "
+                "or --resume run.nc",
+                file=sys.stderr,
+            )
+            return 2
+        overrides = list(args.set)
+        if args.rule:
+            overrides.append(f"rule.name={args.rule}")
+        if args.feedback:
+            overrides.append(f"rule.feedback={args.feedback}")
+        if args.seed is not None:
+            overrides.append(f"training.seed={args.seed}")
+        try:
+            preset = load_preset(args.preset, overrides)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        out = Path(args.out)
+        ds = run(preset, out=out, progress=None if not args.no_progress else False)
+    png = plot_run(ds, out.with_suffix(".png"))
+    status = ds.attrs["status"]
+    print(
+        f"{status}: {ds.sizes['trial'] * _batch(ds)} trials, final held-out loss "
+        f"{float(ds['eval_loss'][-1]):.4g}; wrote {out} and {png}"
+    )
+    if ds.attrs.get("message"):
+        print(ds.attrs["message"], file=sys.stderr)
+    return {"complete": 0, "diverged": 1, "interrupted": 130}.get(status, 1)
+
+
+def _batch(ds) -> int:
+    import json
+
+    return int(json.loads(ds.attrs["config"])["training"]["batch_size"])
+
+
+def _info(args: argparse.Namespace) -> int:
+    import json
+
+    from .results import load
+
+    ds = load(args.run)
+    cfg = json.loads(ds.attrs["config"])
+    tr = cfg["training"]
+    print(f"{args.run}: bioplastic {ds.attrs['bioplastic_version']}, created {ds.attrs['created']}")
+    print(
+        f"status:   {ds.attrs['status']}"
+        + (f" ({ds.attrs['message']})" if ds.attrs.get("message") else "")
+    )
+    print(f"task:     {cfg['task']}")
+    net = cfg["network"]
+    print(
+        f"network:  n_rec={net['n_rec']} {net['form']} form, {net['activation']}, "
+        f"alpha={net['alpha']}, plastic={net['plastic']}"
+    )
+    print(
+        f"rule:     {tr['rule']} {tr['rule_options'] or ''} feedback={tr['feedback']}, "
+        f"update={tr['update']}, optimizer={tr['optimizer']}"
+    )
+    n = ds.sizes["trial"]
+    print(
+        f"trials:   {n * tr['batch_size']} of {tr['n_trials']} (batch {tr['batch_size']}), "
+        f"seed {ds.attrs['seed']}"
+    )
+    if n:
+        tail = max(1, n // 10)
+        print(
+            f"loss:     first {float(ds['loss'][0]):.4g}, mean of the last {tail} updates "
+            f"{float(ds['loss'][-tail:].mean()):.4g}; held-out {float(ds['eval_loss'][0]):.4g} → "
+            f"{float(ds['eval_loss'][-1]):.4g}"
+        )
+        print(f"W_out·B:  readout alignment {float(ds['readout_alignment'][-1]):.3f}")
+        if "alignment" in ds:
+            a = ds["alignment"][-tail:].mean("trial")
+            parts = ", ".join(
+                f"{p}={float(a.sel(param=p)):.3f}" for p in ("W_rec", "recurrent", "all")
+            )
+            print(f"cosine with {tr['align_with']} (last {tail} updates): {parts}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plotting import plot_run
+    from .results import load
+
+    out = Path(args.out) if args.out else Path(args.run).with_suffix(".png")
+    print(f"wrote {plot_run(load(args.run), out)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bioplastic", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"bioplastic {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a preset; write run.nc and run.png")
+    p.add_argument("preset", nargs="?", help="a TOML preset, e.g. models/murray2019_periodic.toml")
+    p.add_argument("--rule", help="override [rule] name")
+    p.add_argument("--feedback", help="override [rule] feedback")
+    p.add_argument("--seed", type=int, help="override [training] seed")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="override any preset value, e.g. --set training.n_trials=500",
+    )
+    p.add_argument("--out", default="run.nc", help="the results file (default run.nc)")
+    p.add_argument("--resume", metavar="RUN.nc", help="continue an interrupted run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("info", help="summarise a results file")
+    p.add_argument("run")
+    p = sub.add_parser("plot", help="plot a results file")
+    p.add_argument("run")
+    p.add_argument("--out", help="the PNG (default: next to the run)")
+
     p = sub.add_parser("check", help="check BPTT = RTRL = finite differences on random networks")
     p.add_argument("--units", type=int, default=8, help="recurrent units (default 8)")
     p.add_argument("--steps", type=int, default=30, help="time steps per trial (default 30)")
@@ -74,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         return check(args.units, args.steps, args.trials, args.seed)
-    return 2  # unreachable: argparse requires a command
+    try:
+        return {"train": _train, "info": _info, "plot": _plot}[args.command](args)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

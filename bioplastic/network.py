@@ -38,7 +38,7 @@ from . import _scratch
 from ._validate import as_float_array, check_finite, check_shape, float_array, one_of
 from .activations import Activation, get_activation
 
-__all__ = ["LeakyRNN", "Trajectory", "Trace", "PARAM_NAMES", "FORMS"]
+__all__ = ["LeakyRNN", "Trajectory", "Trace", "StepOut", "PARAM_NAMES", "FORMS"]
 
 PARAM_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out", "b_out")
 WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "W_out")
@@ -52,6 +52,17 @@ class Trajectory(NamedTuple):
     """``(trial, time, unit)``: h_t (rate form) or v_t (current form), t = 1..T."""
     outputs: np.ndarray
     """``(trial, time, output)``: y_t, t = 1..T."""
+
+
+class StepOut(NamedTuple):
+    """One step of :meth:`LeakyRNN.step`; arrays are ``(trial, unit)``."""
+
+    state: np.ndarray  # s_t
+    rate: np.ndarray  # ρ(s_t)
+    rate_prev: np.ndarray  # ρ(s_{t-1}), the presynaptic rates of this step
+    gain: np.ndarray  # α φ'(u_t)
+    slope_prev: np.ndarray | None  # ρ'(s_{t-1}); None in the rate form
+    slope: np.ndarray | None  # ρ'(s_t); None in the rate form
 
 
 @dataclass(frozen=True)
@@ -267,6 +278,27 @@ class LeakyRNN:
             dtype=self._dtype,
         )
 
+    def _evolve(self, params: Mapping[str, np.ndarray]) -> LeakyRNN:
+        """A copy with some parameters replaced, for the training loop's own updates.
+
+        Unlike :meth:`with_params` this skips validation: the caller passes finite arrays of
+        the right shapes and dtype, already projected by :meth:`_project`.
+        """
+        new = object.__new__(LeakyRNN)
+        new.__dict__.update(self.__dict__)
+        new._params = {**self._params, **{k: _readonly(v) for k, v in params.items()}}
+        return new
+
+    def _project(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """:meth:`constrain` without the checks, in place on the caller's fresh arrays."""
+        for k, m in self._connectivity.items():
+            if k in params:
+                params[k][~m] = 0.0
+        if self._dale is not None and "W_rec" in params:
+            w = params["W_rec"]
+            w[w * self._dale < 0] = 0.0
+        return params
+
     def astype(self, dtype: DTypeLike) -> LeakyRNN:
         """The same network computing in ``dtype`` (``np.float32`` or ``np.float64``)."""
         return LeakyRNN(
@@ -367,6 +399,29 @@ class LeakyRNN:
         """The rates a unit sends on: ``h`` itself (rate form) or ``f(v)`` (current form)."""
         states = np.asarray(states, dtype=self._dtype)
         return states.copy() if self._form == "rate" else self._activation(states)
+
+    def step(self, state: np.ndarray, x_t: np.ndarray) -> StepOut:
+        """Advance validated ``state`` ``(trial, unit)`` by one step with input ``x_t``.
+
+        For online learning, where the weights may change between steps.  Returns the new state
+        and what a learning rule needs of this step (see :class:`StepOut`).  Equal to
+        :meth:`forward` step by step (tested).
+        """
+        p, a, act = self._params, self._alpha_c, self._activation
+        if self._form == "rate":
+            r_prev = state
+            fu = act.forward(state @ p["W_rec"].T + x_t @ p["W_in"].T + p["b"], None)
+            new = state + a * (fu - state)
+            gain = act.slope_from_value(fu, fu)
+            gain *= a
+            return StepOut(new, new, r_prev, gain, None, None)
+        r_prev = act.forward(state, None)
+        new = state + a * (r_prev @ p["W_rec"].T + x_t @ p["W_in"].T + p["b"] - state)
+        r = act.forward(new, None)
+        gain = np.broadcast_to(np.asarray(a, dtype=self._dtype), new.shape)
+        return StepOut(
+            new, r, r_prev, gain, act.slope_from_value(r_prev, None), act.slope_from_value(r, None)
+        )
 
     def run(self, x: ArrayLike, h0: ArrayLike | None = None) -> Trajectory:
         """Simulate trials.
@@ -610,8 +665,7 @@ def _resolve_alpha(
         v = dt / v
         if (v <= 0).any():
             raise ValueError(
-                f"alpha = dt/tau underflows to 0 (dt = {dt:g}); "
-                "use a smaller ratio tau/dt"
+                f"alpha = dt/tau underflows to 0 (dt = {dt:g}); use a smaller ratio tau/dt"
             )
     elif ((v <= 0) | (v > 1)).any():
         raise ValueError(f"alpha must lie in (0, 1]; got values in [{v.min():g}, {v.max():g}]")

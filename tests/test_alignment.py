@@ -149,25 +149,40 @@ def test_groups_and_pairwise_match_hand_computations():
         flat = {r: np.concatenate([est[r][k].ravel() for k in names]) for r in est}
         r_flat = np.concatenate([ref[k].ravel() for k in names])
         for r in est:
-            assert ds.cosine.sel(rule=r, param=group).item() == pytest.approx(cos(flat[r], r_flat), rel=1e-12)
+            assert ds.cosine.sel(rule=r, param=group).item() == pytest.approx(
+                cos(flat[r], r_flat), rel=1e-12
+            )
             assert ds.norm_ratio.sel(rule=r, param=group).item() == pytest.approx(
-                np.linalg.norm(flat[r]) / np.linalg.norm(r_flat), rel=1e-12)
-        assert ds.pairwise_cosine.sel(rule="rflo", rule_b="snap1", param=group).item() == pytest.approx(
-            cos(flat["rflo"], flat["snap1"]), rel=1e-12)
+                np.linalg.norm(flat[r]) / np.linalg.norm(r_flat), rel=1e-12
+            )
+        assert ds.pairwise_cosine.sel(
+            rule="rflo", rule_b="snap1", param=group
+        ).item() == pytest.approx(cos(flat["rflo"], flat["snap1"]), rel=1e-12)
     w = ("W_rec",)
     a, b = (np.concatenate([est[r][k].ravel() for k in w]) for r in ("rflo", "snap1"))
-    assert ds.pairwise_cosine.sel(rule="rflo", rule_b="snap1", param="W_rec").item() == pytest.approx(cos(a, b), rel=1e-12)
+    assert ds.pairwise_cosine.sel(
+        rule="rflo", rule_b="snap1", param="W_rec"
+    ).item() == pytest.approx(cos(a, b), rel=1e-12)
 
 
 def test_rule_options_label_arrays_and_numpy_scalars_distinctly():
     p = problem("rate")
     B1, B2 = np.ones((6, 2)), -np.ones((6, 2))
-    ds = bp.alignment(p.net, p.x, p.target, [("rflo", {"feedback": B1}), ("rflo", {"feedback": B2}),
-                                            ("tbptt", {"truncation": np.int64(3)}),
-                                            ("tbptt", {"truncation": np.int64(5)})])
+    ds = bp.alignment(
+        p.net,
+        p.x,
+        p.target,
+        [
+            ("rflo", {"feedback": B1}),
+            ("rflo", {"feedback": B2}),
+            ("tbptt", {"truncation": np.int64(3)}),
+            ("tbptt", {"truncation": np.int64(5)}),
+        ],
+    )
     labels = list(ds.rule.values)
     assert len(set(labels)) == 4 and "tbptt(truncation=3)" in labels
     assert ds.cosine.sel(rule=labels[0], param="W_rec").item() == pytest.approx(
-        -ds.cosine.sel(rule=labels[1], param="W_rec").item(), rel=1e-12)
+        -ds.cosine.sel(rule=labels[1], param="W_rec").item(), rel=1e-12
+    )
     with pytest.raises(TypeError, match=r"the options of rule 'rflo' may not set \['seed'\]"):
         bp.alignment(p.net, p.x, p.target, [("rflo", {"seed": 3})])

@@ -264,3 +264,36 @@ def test_repr_names_the_structure():
     net = bp.LeakyRNN.random(1, 10, 1, tau=5.0, exc_fraction=0.5, seed=0)
     r = repr(bp.LeakyRNN(**net.params, alpha=0.2, dale=net.dale, plastic=["W_rec"]))
     assert "n_rec=10" in r and "5 E / 5 I" in r and "plastic=['W_rec']" in r
+
+
+@pytest.mark.parametrize("form,activation", list(itertools.product(FORMS, ACTIVATION_NAMES)))
+def test_step_by_step_equals_forward(form, activation):
+    rng = np.random.default_rng(4)
+    p = make_problem(
+        rng,
+        form=form,
+        activation=activation,
+        alpha="per-unit",
+        B=3,
+        T=7,
+        n=5,
+        n_in=2,
+        n_out=2,
+        masked=False,
+        with_h0=True,
+    )
+    net = p.net
+    trace = net.forward(p.x, p.h0, derivatives=True)
+    s = p.h0
+    for t in range(7):
+        out = net.step(s, p.x[:, t])
+        np.testing.assert_allclose(out.state, trace.states[t + 1], rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(out.rate, trace.rates[t + 1], rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(out.rate_prev, trace.rates[t], rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(out.gain, trace.gain[t], rtol=1e-13, atol=1e-15)
+        if form == "current":
+            np.testing.assert_allclose(out.slope_prev, trace.slope[t], rtol=1e-13, atol=1e-15)
+            np.testing.assert_allclose(out.slope, trace.slope[t + 1], rtol=1e-13, atol=1e-15)
+        else:
+            assert out.slope is None and out.slope_prev is None
+        s = out.state

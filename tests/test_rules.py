@@ -116,8 +116,13 @@ def test_eprop_equals_rflo_for_the_same_feedback():
     the same numbers in the rate form, and so does the library for both names."""
     rng = np.random.default_rng(9)
     n = 3
-    net = bp.LeakyRNN(rng.standard_normal((n, 2)), rng.standard_normal((n, n)),
-                      rng.standard_normal((2, n)), 0.3 * rng.standard_normal(n), alpha=0.3)
+    net = bp.LeakyRNN(
+        rng.standard_normal((n, 2)),
+        rng.standard_normal((n, n)),
+        rng.standard_normal((2, n)),
+        0.3 * rng.standard_normal(n),
+        alpha=0.3,
+    )
     B = rng.standard_normal((n, 2))
     x, y = rng.standard_normal((1, 10, 2)), rng.standard_normal((1, 10, 2))
     bellec = eprop_rate_form_loop(net, B, x, y)
@@ -155,9 +160,14 @@ def test_rflo_matches_murrays_equations_synapse_by_synapse():
     """A loop over synapses (a, b), written from Murray 2019's P and Q traces, on a tiny net."""
     rng = np.random.default_rng(2)
     n, n_in, n_out, T = 3, 2, 2, 9
-    net = bp.LeakyRNN(rng.standard_normal((n, n_in)), rng.standard_normal((n, n)),
-                      rng.standard_normal((n_out, n)), 0.2 * rng.standard_normal(n),
-                      alpha=0.2, plastic=("W_in", "W_rec", "W_out", "b_out"))
+    net = bp.LeakyRNN(
+        rng.standard_normal((n, n_in)),
+        rng.standard_normal((n, n)),
+        rng.standard_normal((n_out, n)),
+        0.2 * rng.standard_normal(n),
+        alpha=0.2,
+        plastic=("W_in", "W_rec", "W_out", "b_out"),
+    )
     B = rng.standard_normal((n, n_out))
     x, y = rng.standard_normal((1, T, n_in)), rng.standard_normal((1, T, n_out))
     dW_rec, dW_in = rflo_murray_loop(net, B, x, y)
@@ -458,9 +468,14 @@ def one_step(rule_name, form, signs):
 
     rng = np.random.default_rng(21)
     n = 4
-    net = bp.LeakyRNN(rng.standard_normal((n, 2)), rng.standard_normal((n, n)) / 2,
-                      rng.standard_normal((1, n)), rng.standard_normal(n), alpha=[0.2, 0.4, 0.6, 0.8],
-                      form=form)
+    net = bp.LeakyRNN(
+        rng.standard_normal((n, 2)),
+        rng.standard_normal((n, n)) / 2,
+        rng.standard_normal((1, n)),
+        rng.standard_normal(n),
+        alpha=[0.2, 0.4, 0.6, 0.8],
+        form=form,
+    )
     x, y = rng.standard_normal((1, 3, 2)), rng.standard_normal((1, 3, 1))
     batch = prepare(net, x, y)
     trace = net.forward(batch.x, batch.h0, derivatives=True)
@@ -473,7 +488,8 @@ def one_step(rule_name, form, signs):
             setattr(state, name, rng.standard_normal(getattr(state, name).shape))
     before = {k: np.array(v) for k, v in vars(state).items() if isinstance(v, np.ndarray)}
     D = np.diag(1 - np.asarray(net.alpha)) + st.gain[0][:, None] * net.params["W_rec"] * (
-        1.0 if st.slope_prev is None else st.slope_prev[0][None, :])
+        1.0 if st.slope_prev is None else st.slope_prev[0][None, :]
+    )
     return r.step(state, net, st), before, st, D
 
 
@@ -485,7 +501,9 @@ def test_uoro_scalings_are_tallec_and_olliviers(form):
     rho0 = np.sqrt(np.linalg.norm(s0["b"][0]) / np.linalg.norm(Da))
     rho1 = np.sqrt(np.linalg.norm(np.outer(nu * st.gain[0], st.pre[0])) / np.linalg.norm(nu))
     np.testing.assert_allclose(state.a[0], rho0 * Da + rho1 * nu, rtol=1e-13)
-    np.testing.assert_allclose(state.b[0], s0["b"][0] / rho0 + np.outer(nu * st.gain[0], st.pre[0]) / rho1, rtol=1e-13)
+    np.testing.assert_allclose(
+        state.b[0], s0["b"][0] / rho0 + np.outer(nu * st.gain[0], st.pre[0]) / rho1, rtol=1e-13
+    )
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -79,3 +79,7 @@ class KFRTRL(Stepwise):
         state.sums.theta += v.T @ state.u
         state.sums.add_readout(st)
         return state
+
+    def clamp(self, state: KFState, forced: np.ndarray) -> None:
+        """Teacher forcing: zero the forced units' rows of A ⊗ u."""
+        state.A[forced] = 0.0

@@ -79,3 +79,7 @@ class RKFRTRL(Stepwise):
         state.sums.theta += state.a.T @ qB
         state.sums.add_readout(st)
         return state
+
+    def clamp(self, state: RKFState, forced: np.ndarray) -> None:
+        """Teacher forcing: zero the forced units' rows of B ⊗ a."""
+        state.B[forced] = 0.0

@@ -86,3 +86,7 @@ class RTRL(Stepwise):
         state.sums.theta += (st.credit.reshape(1, B * n) @ M.reshape(B * n, nm)).reshape(n, -1)
         state.influence, state.spare = M, state.influence
         return state
+
+    def clamp(self, state: RTRLState, forced: np.ndarray) -> None:
+        """Teacher forcing: a forced unit's state no longer depends on the parameters."""
+        state.influence[forced] = 0.0

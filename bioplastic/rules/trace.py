@@ -113,3 +113,7 @@ class DiagonalTrace(Stepwise):
         state.sums.theta += np.einsum("bi,bij->ij", st.credit, P)
         state.sums.add_readout(st)
         return state
+
+    def clamp(self, state: TraceState, forced: np.ndarray) -> None:
+        """Teacher forcing: a forced unit's trace restarts from 0."""
+        state.trace[forced] = 0.0

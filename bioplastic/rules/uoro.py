@@ -90,6 +90,10 @@ class UORO(Stepwise):
         state.sums.add_readout(st)
         return state
 
+    def clamp(self, state: UOROState, forced: np.ndarray) -> None:
+        """Teacher forcing: zero the forced units' rows of ã ⊗ b̃."""
+        state.a[forced] = 0.0
+
     def gradient(
         self,
         net: LeakyRNN,

@@ -1,0 +1,85 @@
+"""TOML presets: parsing, validation that names the key, overrides, and the shipped preset."""
+
+from pathlib import Path
+
+import pytest
+
+from bioplastic.config import build, load_preset, parse_override
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def test_the_shipped_preset_is_murrays_setup():
+    p = load_preset(MODELS / "murray2019_periodic.toml")
+    assert p.network.n_rec == 30 and p.network.tau == 10.0
+    assert p.task.name == "periodic" and p.task.params["period"] == 20.0
+    assert p.rule.name == "rflo" and p.rule.feedback == "random"
+    assert p.optimizer.lr == {"W_rec": 1.5e-4, "W_out": 1.5e-4}
+    net, task, opt = build(p)
+    assert net.n_rec == 30 and task.n_steps == 200 and net.plastic == {"W_rec", "W_out"}
+    assert opt.lr["W_in"] == 0.0
+
+
+def test_overrides():
+    p = load_preset(
+        MODELS / "murray2019_periodic.toml",
+        [
+            "training.n_trials=50",
+            "rule.name=tbptt",
+            "rule.truncation=5",
+            "task.period=8",
+            "optimizer.lr=0.01",
+            "network.plastic=['W_rec']",
+        ],
+    )
+    assert p.training.n_trials == 50 and p.rule.options == {"truncation": 5}
+    assert p.task.params["period"] == 8 and p.optimizer.lr == 0.01
+    assert p.network.plastic == ["W_rec"]
+    assert parse_override("rule.feedback=symmetric") == (["rule", "feedback"], "symmetric")
+    assert parse_override('rule.feedback="random"') == (["rule", "feedback"], "random")
+
+
+@pytest.mark.parametrize(
+    "override, pattern",
+    [
+        (
+            "network.n_recc=3",
+            r"\[network\] has unknown key\(s\) \['n_recc'\]; accepted: \['n_rec',",
+        ),
+        ("network.n_rec=2.5", r"\[network\] n_rec must be an integer; got 2.5 \(float\)"),
+        ("network.activation=3", r"\[network\] activation must be a string; got 3"),
+        ("network.n_rec=0", r"\[network\] n_rec and n_out must be >= 1"),
+        ("training.update=sometimes", r"\[training\] update must be one of \['trial', 'online'\]"),
+        ("training.n_trials=-5", r"\[training\] n_trials must be an int > 0; got -5"),
+        ("rule.name=rfl0", r"\[rule\] rule must be one of \[.*\]; got 'rfl0'"),
+        (
+            "rule.feedback=mirror",
+            r"\[rule\] feedback must be one of \['symmetric', 'random', 'adaptive'\]",
+        ),
+        ("rule.truncation=3", r"\[rule\] rule 'rflo' takes no options"),
+        ("task.period=-1", r"\[task\] period must be a finite number > 0; got -1"),
+        ("task.perod=20", r"\[task\] has unknown key\(s\) \['perod'\] for 'periodic'"),
+        ("task.name=reaching", r"\[task\] name must be one of \['periodic'\]"),
+        ("optimizer.name=rmsprop", r"\[optimizer\] name must be one of \['adam', 'sgd'\]"),
+        ("optimizer.lr=-0.1", r"\[optimizer\] lr for W_in must be a finite number >= 0"),
+        (
+            "optimizer.lr=fast",
+            r"\[optimizer\] lr must be a number or a table of a number; got 'fast'",
+        ),
+        ("extra.key=1", r"unknown table\(s\) \['extra'\]"),
+    ],
+)
+def test_bad_presets_name_the_key(override, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        load_preset(MODELS / "murray2019_periodic.toml", [override])
+
+
+def test_bad_files_and_override_syntax(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no preset at"):
+        load_preset(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[network\nn_rec = 3")
+    with pytest.raises(ValueError, match="is not valid TOML"):
+        load_preset(bad)
+    with pytest.raises(ValueError, match=r"--set takes section.key=value"):
+        parse_override("n_trials=3")

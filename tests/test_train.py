@@ -1,0 +1,329 @@
+"""bioplastic.train: learning, recording, structure, determinism, and no lost data."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import bioplastic as bp
+from bioplastic import training
+from bioplastic.optim import SGD, Adam
+from bioplastic.tasks import PeriodicOutput
+
+TASK = PeriodicOutput(period=3.0, tau=5.0)  # 15 steps per trial
+
+
+def small_net(seed=0, **kw):
+    return bp.LeakyRNN.random(1, 8, 1, tau=5.0, seed=seed, **kw)
+
+
+def data_vars_equal(a: xr.Dataset, b: xr.Dataset) -> None:
+    assert set(a.data_vars) == set(b.data_vars)
+    for k in a.data_vars:
+        np.testing.assert_array_equal(a[k].values, b[k].values, err_msg=k)
+    for k in a.coords:
+        np.testing.assert_array_equal(a[k].values, b[k].values, err_msg=k)
+    for k in ("config", "rng_state", "status", "seed"):
+        assert a.attrs[k] == b.attrs[k], k
+
+
+@pytest.mark.parametrize("rule", ["bptt", "rtrl", "rflo", "eprop", "snap1", "uoro"])
+def test_training_reduces_the_loss(rule):
+    ds = bp.train(
+        small_net(),
+        TASK,
+        rule,
+        optimizer=Adam(lr=3e-3),
+        n_trials=300,
+        eval_every=100,
+        feedback="symmetric",
+        seed=1,
+    )
+    assert ds.attrs["status"] == "complete"
+    assert ds.eval_loss.values[-1] < 0.5 * ds.eval_loss.values[0]
+
+
+def test_the_dataset_schema():
+    ds = bp.train(
+        small_net(),
+        TASK,
+        "rflo",
+        n_trials=40,
+        batch_size=4,
+        eval_every=5,
+        align_with="bptt",
+        optimizer=SGD(lr=0.01),
+        seed=3,
+    )
+    assert ds.sizes["trial"] == 10 and list(ds.trial.values) == list(range(4, 44, 4))
+    assert ds.loss.dims == ("trial",) and ds.alignment.dims == ("trial", "param")
+    assert list(ds.param.values) == ["W_in", "W_rec", "b", "W_out", "b_out", "recurrent", "all"]
+    assert list(ds.trials_seen.values) == [0, 20, 40]  # start, every 5 updates, end
+    assert ds.output.dims == ("stage", "example", "time", "output")
+    assert list(ds.stage.values) == ["initial", "final"]
+    assert ds.rates.sizes["unit"] == 8 and ds.W_rec.dims == ("unit", "presynaptic")
+    assert ds.feedback.dims == ("unit", "output")
+    for k in ("bioplastic_version", "numpy_version", "config", "seed", "created", "status"):
+        assert k in ds.attrs
+    assert ds.loss.attrs["units"] == "1" and ds.alignment.attrs["long_name"].startswith("cosine")
+    # the alignment of a rule with itself is 1, and RFLO's readout is exact
+    np.testing.assert_allclose(ds.alignment.sel(param="W_out"), 1.0, atol=1e-12)
+    assert np.all(np.abs(ds.alignment.sel(param="W_rec")) <= 1)
+    net_final = bp.LeakyRNN(**{k: ds[k].values for k in bp.PARAM_NAMES}, alpha=0.2)
+    assert bp.loss(net_final, TASK.sample(1).x, TASK.sample(1).target) == pytest.approx(
+        float(ds.eval_loss[-1]), rel=1e-12
+    )
+
+
+def test_same_seed_bitwise_identical_and_different_seed_differs():
+    kw = dict(n_trials=30, eval_every=10, optimizer=Adam(lr=1e-2), align_with="bptt")
+    a = bp.train(small_net(), TASK, "uoro", seed=7, **kw)
+    b = bp.train(small_net(), TASK, "uoro", seed=7, **kw)
+    c = bp.train(small_net(), TASK, "uoro", seed=8, **kw)
+    data_vars_equal(a, b)
+    assert not np.array_equal(a.loss.values, c.loss.values)
+
+
+def test_structure_holds_during_training():
+    rng = np.random.default_rng(0)
+    dale_net = small_net(exc_fraction=0.75)
+    mask = rng.random((8, 8)) < 0.5
+    p = dale_net.params
+    net = bp.LeakyRNN(
+        p["W_in"],
+        p["W_rec"] * mask,
+        p["W_out"],
+        alpha=0.2,
+        dale=dale_net.dale,
+        connectivity={"W_rec": mask},
+        plastic=("W_rec", "W_out"),
+    )
+    ds = bp.train(net, TASK, "bptt", optimizer=SGD(lr=0.05), n_trials=60, seed=0)
+    W = ds.W_rec.values
+    assert np.all(W[~mask] == 0)
+    assert np.all(W * dale_net.dale[None, :] >= 0)
+    assert not np.array_equal(W, ds.W_rec_initial.values)
+    np.testing.assert_array_equal(ds.W_in.values, ds.W_in_initial.values)
+    np.testing.assert_array_equal(ds.b.values, ds.b_initial.values)
+
+
+def test_random_feedback_is_fixed_and_adaptive_feedback_follows_w_out():
+    ds = bp.train(small_net(), TASK, "rflo", optimizer=SGD(lr=0.01), n_trials=20, seed=2)
+    B0 = bp.rules.feedback.feedback_matrix(small_net(), "random", training._streams(2)["feedback"])
+    np.testing.assert_array_equal(ds.feedback.values, B0)
+    kp = bp.train(
+        small_net(),
+        TASK,
+        "rflo",
+        feedback="adaptive",
+        kp_decay=0.1,
+        optimizer=SGD(lr=0.01),
+        n_trials=20,
+        seed=2,
+    )
+    # Kolen–Pollack: B - W_outᵀ shrinks by (1 - decay) per update
+    gap0 = B0 - kp.W_out_initial.values.T
+    gap = kp.feedback.values - kp.W_out.values.T
+    np.testing.assert_allclose(gap, 0.9**20 * gap0, rtol=1e-10, atol=1e-14)
+    assert kp.readout_alignment.values[-1] > kp.readout_alignment.values[0]
+
+
+def test_online_updates_match_per_trial_updates_when_once_per_trial():
+    """update='online' with one update at the end of the trial is update='trial'."""
+    kw = dict(n_trials=10, optimizer=SGD(lr=0.02), seed=4, feedback="symmetric")
+    for rule in ("rflo", "rtrl", "bptt"):
+        a = bp.train(small_net(), TASK, rule, update="trial", **kw)
+        b = bp.train(small_net(), TASK, rule, update="online", update_every=TASK.n_steps, **kw)
+        np.testing.assert_allclose(a.loss, b.loss, rtol=1e-10)
+        np.testing.assert_allclose(a.W_rec, b.W_rec, rtol=1e-10, atol=1e-14)
+
+
+def test_online_updates_every_k_steps():
+    """Real-time learning: weights change within the trial, and still learn."""
+    a = bp.train(
+        small_net(),
+        TASK,
+        "rtrl",
+        update="online",
+        update_every=1,
+        optimizer=SGD(lr=0.01),
+        n_trials=200,
+        eval_every=50,
+        seed=0,
+    )
+    b = bp.train(
+        small_net(),
+        TASK,
+        "rtrl",
+        update="trial",
+        optimizer=SGD(lr=0.01),
+        n_trials=200,
+        eval_every=50,
+        seed=0,
+    )
+    assert a.eval_loss.values[-1] < 0.5 * a.eval_loss.values[0]
+    assert not np.allclose(a.W_rec, b.W_rec)
+
+
+def williams_zipser_net(seed=0):
+    rng = np.random.default_rng(seed)
+    n = 6
+    W_out = np.zeros((1, n))
+    W_out[0, 0] = 1.0  # the output is unit 0
+    return bp.LeakyRNN(
+        0.5 * rng.standard_normal((n, 1)),
+        rng.standard_normal((n, n)) / np.sqrt(n),
+        W_out,
+        alpha=1.0,
+        plastic=("W_in", "W_rec", "b"),
+    )
+
+
+def test_teacher_forcing_feeds_targets_back():
+    task = PeriodicOutput(period=10, tau=1, dt=1)
+    net = williams_zipser_net()
+    forced = bp.train(
+        net,
+        task,
+        "rtrl",
+        teacher_forcing=True,
+        update="online",
+        update_every=1,
+        optimizer=SGD(lr=0.05),
+        n_trials=150,
+        eval_every=50,
+        seed=0,
+    )
+    assert forced.attrs["status"] == "complete"
+    assert forced.eval_loss.values[-1] < 0.3 * forced.eval_loss.values[0]
+    free = bp.train(
+        net,
+        task,
+        "rtrl",
+        update="online",
+        update_every=1,
+        optimizer=SGD(lr=0.05),
+        n_trials=1,
+        seed=0,
+    )
+    once = bp.train(
+        net,
+        task,
+        "rtrl",
+        teacher_forcing=True,
+        update="online",
+        update_every=1,
+        optimizer=SGD(lr=0.05),
+        n_trials=1,
+        seed=0,
+    )
+    assert not np.allclose(free.W_rec, once.W_rec)  # forcing changes what is learned
+    with pytest.raises(ValueError, match="teacher_forcing needs a Williams–Zipser network"):
+        bp.train(small_net(), TASK, "rtrl", teacher_forcing=True, n_trials=1)
+    with pytest.raises(ValueError, match="rule 'bptt' has no teacher forcing"):
+        bp.train(net, task, "bptt", teacher_forcing=True, n_trials=1)
+
+
+def test_clipping_holds_during_training():
+    ds = bp.train(
+        small_net(), TASK, "bptt", optimizer=SGD(lr=1.0, clip_norm=1e-3), n_trials=5, seed=0
+    )
+    steps = np.linalg.norm(ds.W_rec.values - ds.W_rec_initial.values)
+    assert steps <= 5 * 1e-3 + 1e-12  # each update moves the weights by at most lr · clip_norm
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, pattern",
+    [
+        ({"update": "sometimes"}, ValueError, r"update must be one of \['trial', 'online'\]"),
+        ({"n_trials": 0}, ValueError, r"n_trials must be an int > 0; got 0"),
+        ({"update_every": 3}, ValueError, r"update_every applies to update='online' only"),
+        (
+            {"update": "online", "align_with": "bptt"},
+            ValueError,
+            r"align_with needs update='trial'",
+        ),
+        ({"align_with": "rflo"}, ValueError, r"align_with must be one of \['bptt', 'rtrl'\]"),
+        ({"h0": "ones"}, ValueError, r"h0 must be one of \['zeros', 'random'\]"),
+        ({"kp_decay": 1.5}, ValueError, r"kp_decay must lie in \[0, 1\)"),
+        ({"optimizer": "adam"}, TypeError, r"optimizer must be bioplastic.optim.SGD or Adam"),
+        ({"seed": -2}, ValueError, r"seed must be a non-negative int"),
+        ({"out": "run.csv"}, ValueError, r"out must end in .nc"),
+    ],
+)
+def test_bad_training_arguments(kwargs, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        bp.train(small_net(), TASK, "bptt", **{"n_trials": 2, **kwargs})
+    with pytest.raises(ValueError, match=r"the task has n_in=1 but the network has n_in=2"):
+        bp.train(bp.LeakyRNN.random(2, 4, 1, tau=5.0), TASK, n_trials=1)
+
+
+# --------------------------------------------------------------------------- no lost data
+def test_divergence_stops_and_saves_a_partial_run(tmp_path):
+    out = tmp_path / "run.nc"
+    with pytest.warns(
+        RuntimeWarning, match=r"training diverged at trial \d+ .*smaller learning rate"
+    ):
+        ds = bp.train(
+            small_net(), TASK, "bptt", optimizer=SGD(lr=1e6), n_trials=50, seed=0, out=out
+        )
+    assert ds.attrs["status"] == "diverged"
+    assert 0 < ds.sizes["trial"] < 50 and np.isfinite(ds.loss).all()
+    saved = bp.load(out)
+    assert saved.attrs["status"] == "diverged" and saved.sizes["trial"] == ds.sizes["trial"]
+    assert "smaller learning rate" in saved.attrs["message"]
+
+
+class Interrupting:
+    """A task that raises KeyboardInterrupt (as Ctrl-C would) on its n-th sample."""
+
+    def __init__(self, task, at):
+        self.task, self.at, self.calls = task, at, 0
+        self.name, self.n_in, self.n_out = task.name, task.n_in, task.n_out
+
+    def sample(self, n, rng=None):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return self.task.sample(n, rng)
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+
+@pytest.mark.parametrize("rule,optimizer", [("uoro", Adam(lr=1e-2)), ("rflo", SGD(lr=0.01))])
+def test_interrupt_saves_and_resume_is_bitwise_identical(tmp_path, rule, optimizer, monkeypatch):
+    kw = dict(
+        n_trials=40,
+        batch_size=2,
+        eval_every=4,
+        optimizer=optimizer,
+        seed=5,
+        align_with="bptt",
+        feedback="adaptive",
+    )
+    whole = bp.train(small_net(), TASK, rule, **kw)
+    out = tmp_path / "run.nc"
+    monkeypatch.setattr("bioplastic.training.task_config", lambda t: bp.tasks.task_config(TASK))
+    # the eval trials are sampled first (call 1); interrupt inside update 13
+    part = bp.train(small_net(), Interrupting(TASK, at=14), rule, out=out, **kw)
+    assert part.attrs["status"] == "interrupted" and part.sizes["trial"] == 12
+    assert bp.load(out).attrs["status"] == "interrupted"
+    resumed = bp.resume(out)
+    assert resumed.attrs["status"] == "complete"
+    data_vars_equal(resumed, whole)
+    data_vars_equal(bp.load(out), whole)
+    assert bp.resume(out).attrs["status"] == "complete"  # a complete run stays as it is
+
+
+def test_checkpoints_are_written_during_the_run(tmp_path, monkeypatch):
+    out = tmp_path / "run.nc"
+    seen = []
+    real_save = training.save
+
+    def spy(ds, path):
+        seen.append((ds.attrs["status"], ds.sizes["trial"]))
+        return real_save(ds, path)
+
+    monkeypatch.setattr(training, "save", spy)
+    bp.train(small_net(), TASK, "rflo", n_trials=30, checkpoint_every=10, out=out, seed=0)
+    assert seen == [("running", 10), ("running", 20), ("complete", 30)]
