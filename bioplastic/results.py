@@ -37,6 +37,9 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         ds.to_netcdf(tmp, engine="h5netcdf")
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it normal rights
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -59,3 +59,10 @@ def test_save_and_load_errors(run, tmp_path):
         bp.load(tmp_path / "missing.nc")
     bp.save(run, tmp_path / "sub" / "dir" / "run.nc")  # folders are created
     assert os.path.exists(tmp_path / "sub" / "dir" / "run.nc")
+
+
+def test_saved_files_get_ordinary_permissions(run, tmp_path):
+    path = bp.save(run, tmp_path / "run.nc")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
