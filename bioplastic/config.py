@@ -32,7 +32,7 @@ from .optim import OPTIMIZERS
 from .rules.base import make_rule
 from .rules.feedback import FEEDBACKS
 from .tasks import TASKS
-from .training import Settings, _Run, train
+from .training import Settings, TrainingConfig, _Run, train
 
 __all__ = ["Preset", "load_preset", "parse_override", "build", "run"]
 
@@ -70,22 +70,6 @@ class OptimizerConfig:
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    n_trials: int = 1000
-    batch_size: int = 1
-    update: str = "trial"
-    update_every: int | None = None
-    align_with: str | None = None
-    eval_every: int = 100
-    n_eval: int = 4
-    h0: str = "zeros"
-    kp_decay: float = 1e-3
-    teacher_forcing: bool = False
-    checkpoint_every: int | None = None
-    seed: int = 0
 
 
 @dataclass(frozen=True)

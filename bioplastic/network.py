@@ -262,12 +262,11 @@ class LeakyRNN:
             given = new[k].shape
             if given != self._params[k].shape:
                 raise ValueError(f"{k} must keep its shape {self._params[k].shape}; got {given}")
-        return LeakyRNN(
-            new["W_in"],
-            new["W_rec"],
-            new["W_out"],
-            new["b"],
-            new["b_out"],
+        return LeakyRNN(**new, **self._structure(), dtype=self._dtype)
+
+    def _structure(self) -> dict:
+        """The constructor's keyword arguments other than the parameters and the dtype."""
+        return dict(
             alpha=self._alpha,
             dt=self._dt,
             activation=self._activation,
@@ -275,7 +274,6 @@ class LeakyRNN:
             connectivity=self._connectivity,
             dale=self._dale,
             plastic=self._plastic,
-            dtype=self._dtype,
         )
 
     def _evolve(self, params: Mapping[str, np.ndarray]) -> LeakyRNN:
@@ -301,17 +299,7 @@ class LeakyRNN:
 
     def astype(self, dtype: DTypeLike) -> LeakyRNN:
         """The same network computing in ``dtype`` (``np.float32`` or ``np.float64``)."""
-        return LeakyRNN(
-            **self._params,
-            alpha=self._alpha,
-            dt=self._dt,
-            activation=self._activation,
-            form=self._form,
-            connectivity=self._connectivity,
-            dale=self._dale,
-            plastic=self._plastic,
-            dtype=dtype,
-        )
+        return LeakyRNN(**self._params, **self._structure(), dtype=dtype)
 
     def constrain(self, params: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
         """Project ``params`` onto the network's constraints.

@@ -62,13 +62,9 @@ STREAMS = ("task", "rule", "feedback", "eval", "h0")
 
 # --------------------------------------------------------------------------------- settings
 @dataclass(frozen=True)
-class Settings:
-    """Everything :func:`train` was asked to do, apart from the network and the task."""
+class TrainingConfig:
+    """The ``[training]`` settings of :func:`train` (see its docstring)."""
 
-    rule: str = "bptt"
-    rule_options: dict[str, Any] = field(default_factory=dict)
-    feedback: Any = None  # str or None (arrays are stored as the `feedback` variable)
-    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "sgd", "lr": 0.01})
     n_trials: int = 1000
     batch_size: int = 1
     update: str = "trial"
@@ -85,6 +81,16 @@ class Settings:
     @property
     def n_updates(self) -> int:
         return math.ceil(self.n_trials / self.batch_size)
+
+
+@dataclass(frozen=True)
+class Settings(TrainingConfig):
+    """Everything :func:`train` was asked to do, apart from the network and the task."""
+
+    rule: str = "bptt"
+    rule_options: dict[str, Any] = field(default_factory=dict)
+    feedback: Any = None  # str or None (arrays are stored as the `feedback` variable)
+    optimizer: dict[str, Any] = field(default_factory=lambda: {"name": "sgd", "lr": 0.01})
 
 
 def _optimizer_config(opt: SGD | Adam) -> dict[str, Any]:
