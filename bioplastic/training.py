@@ -207,8 +207,10 @@ def train(
         None, ``"bptt"`` or ``"rtrl"``: record each update's cosine with, and norm relative
         to, the exact gradient on the same trials (``update="trial"`` only).
     eval_every, n_eval:
-        Every ``eval_every`` updates (and at the start and end), run ``n_eval`` fixed held-out
-        trials and record their loss, the spectral radius of ``W_rec`` and the weight norms.
+        Every ``eval_every`` updates (and at the start and end), run fixed held-out trials and
+        record their loss, the spectral radius of ``W_rec`` and the weight norms.  The
+        held-out trials are the task's ``every_condition()`` (one trial per condition) when it
+        has one, else ``n_eval`` trials it samples.
     h0:
         ``"zeros"``, or ``"random"``: one fixed initial state ``N(0, 0.5²)`` per unit, drawn from
         the seed and used for every trial (needed by a task without input).
@@ -352,7 +354,11 @@ class _Run:
         if s.teacher_forcing:
             self.forced_units = _check_teacher_forcing(net, self.rule)
         self.task, self.settings, self.optimizer = task, s, optimizer
-        self.eval_trials = task.sample(s.n_eval, _streams(s.seed)["eval"])
+        # held-out trials: one per condition when the task can list them, else n_eval samples
+        every = getattr(task, "every_condition", None)
+        self.eval_trials = (
+            every() if every is not None else task.sample(s.n_eval, _streams(s.seed)["eval"])
+        )
         self.h0 = (
             None if s.h0 == "zeros" else 0.5 * _streams(s.seed)["h0"].standard_normal(net.n_rec)
         )
