@@ -1,4 +1,5 @@
-"""Cued sine generation (Sussillo & Abbott 2009): train with one or more rules and compare them on held-out conditions.
+"""Cued sine generation (Sussillo & Abbott 2009):
+Train with one or more rules and compare them on held-out conditions.
 
     python protocols/cued_sine.py --rule bptt rflo eprop [--quick] [--out runs/]
 

@@ -1,8 +1,10 @@
-"""Interval matching (Murray 2019, Fig. 3): train with one or more rules and compare them on held-out conditions.
+"""Interval matching (Murray 2019, Fig. 3):
+Train with one or more rules and compare them on held-out conditions.
 
     python protocols/interval_matching.py --rule bptt rflo eprop [--quick] [--out runs/]
 
-Writes runs/murray2019_interval_<rule>.nc for each rule and runs/murray2019_interval.png.  The preset is
+Writes runs/murray2019_interval_<rule>.nc for each rule and
+runs/murray2019_interval.png.  The preset is
 models/murray2019_interval.toml; ``--set table.key=value`` overrides it.
 """
 

@@ -1,4 +1,5 @@
-"""Ready-Set-Go (Jazayeri & Shadlen 2015): train with one or more rules and compare them on held-out conditions.
+"""Ready-Set-Go (Jazayeri & Shadlen 2015):
+Train with one or more rules and compare them on held-out conditions.
 
     python protocols/ready_set_go.py --rule bptt rflo eprop [--quick] [--out runs/]
 
