@@ -210,7 +210,7 @@ def build(preset: Preset, *, dry_run: bool = False):
     if t.name not in TASKS:
         raise ValueError(f"[task] name must be one of {sorted(TASKS)}; got {t.name!r}")
     task_cls = TASKS[t.name]
-    fields = [f.name for f in dataclasses.fields(task_cls)]
+    fields = [f.name for f in dataclasses.fields(task_cls) if f.init]
     unknown = sorted(set(t.params) - set(fields))
     if unknown:
         raise ValueError(f"[task] has unknown key(s) {unknown} for {t.name!r}; accepted: {fields}")

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .network import LeakyRNN
-from .objective import Batch, NonFiniteError, loss_value, output_error, prepare
+from .objective import Batch, NonFiniteError, error_and_loss, prepare
 from .rules.base import Rule, finalize, make_rule
 from .rules.feedback import feedback_matrix
 
@@ -33,6 +33,7 @@ def gradient(
     feedback: str | ArrayLike | None = None,
     seed: int = 0,
     h0: ArrayLike | None = None,
+    loss: str = "mse",
     **options: Any,
 ) -> dict[str, np.ndarray]:
     """A rule's estimate of ``∂L/∂θ`` on a batch of trials, with the weights held fixed.
@@ -57,6 +58,8 @@ def gradient(
         Seeds the random feedback and, independently, a stochastic rule's samples.
     h0:
         Initial state ``(trial, unit)`` or ``(unit,)``; zeros if None.
+    loss:
+        ``"mse"`` or ``"softmax_xent"`` (see :mod:`bioplastic.objective`).
     **options:
         The rule's own options, checked against what that rule accepts.
 
@@ -68,7 +71,7 @@ def gradient(
         rule.
     """
     r = make_rule(rule, options)
-    batch = prepare(net, x, target, mask, h0)
+    batch = prepare(net, x, target, mask, h0, loss)
     fb_rng, rule_rng = rule_streams(seed)
     B = feedback_matrix(net, r.default_feedback if feedback is None else feedback, fb_rng)
     return evaluate(net, batch, r, B, rule_rng)[1]
@@ -83,8 +86,9 @@ def evaluate(
     overflows.
     """
     trace = net.forward(batch.x, batch.h0, derivatives=True, scratch=True)
-    value = loss_value(trace, batch)
-    error = output_error(trace, batch)
+    error, value = error_and_loss(
+        trace.outputs, batch.target, batch.mask, batch.n_trials, batch.loss
+    )
     with np.errstate(over="ignore", invalid="ignore"):
         grads = finalize(net, rule.gradient(net, trace, error, feedback, rng))
     for k, g in grads.items():

@@ -20,6 +20,8 @@ stops it with status ``"interrupted"``.  :func:`resume` continues from the file.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as _dt
 import json
 import math
@@ -28,6 +30,7 @@ import signal
 import sys
 import threading
 import warnings
+from collections import deque
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -44,7 +47,7 @@ from ._version import __version__
 from .alignment import PARAM_GROUPS
 from .gradient import evaluate
 from .network import PARAM_NAMES, LeakyRNN
-from .objective import NonFiniteError, loss_value, prepare
+from .objective import LOSSES, NonFiniteError, error_and_loss, loss_value, prepare
 from .optim import OPTIMIZERS, SGD, Adam, AdamState, clip_by_global_norm
 from .results import config_of, load, save
 from .rules.base import Step, finalize, make_rule, theta_blocks
@@ -76,6 +79,7 @@ class TrainingConfig:
     kp_decay: float = 1e-3
     teacher_forcing: bool = False
     checkpoint_every: int | None = None
+    loss: str | None = None
     seed: int = 0
 
     @property
@@ -125,24 +129,37 @@ class _State:
     weight_norm: list = field(default_factory=list)
     status: str = "running"
     message: str = ""
-    committed: tuple | None = None  # (done, net, B, opt_state, rng states) after the last update
+    # continuing streams: what carries over from one chunk to the next
+    stream: Any = None
+    h: np.ndarray | None = None
+    rule_state: Any = None
+    committed: tuple | None = None  # the state after the last completed update
 
     def commit(self) -> None:
         """Remember the state after a completed update (one atomic assignment)."""
+        rng = self.rngs["rule"]
         self.committed = (
             self.done,
             self.net,
             self.B,
             self.opt_state,
             {k: g.bit_generator.state for k, g in self.rngs.items()},
+            None if self.stream is None else self.stream.state(),
+            None if self.h is None else self.h.copy(),
+            # the rule's generator is shared with the run: keep it out of the copy
+            copy.deepcopy(self.rule_state, memo={id(rng): rng}),
         )
 
     def rollback(self) -> None:
         """Return to the last completed update (after an interruption or a divergence)."""
-        done, self.net, self.B, self.opt_state, rng_states = self.committed
+        done, self.net, self.B, self.opt_state, rng_states, stream, h, rule_state = self.committed
         self.done = done
         for k, st in rng_states.items():
             self.rngs[k].bit_generator.state = st
+        if stream is not None:
+            self.stream.restore(stream)
+        rng = self.rngs["rule"]
+        self.h, self.rule_state = h, copy.deepcopy(rule_state, memo={id(rng): rng})
         for name in ("loss", "grad_norm", "readout_alignment", "alignment", "norm_ratio"):
             del getattr(self, name)[done:]
 
@@ -178,6 +195,7 @@ def train(
     h0: str = "zeros",
     kp_decay: float = 1e-3,
     teacher_forcing: bool = False,
+    loss: str | None = None,
     seed: int = 0,
     progress: bool | None = None,
     out: str | os.PathLike | None = None,
@@ -219,6 +237,8 @@ def train(
         weight 1): after each step, the units the outputs read are replaced by their targets,
         and their influence on the parameters is reset to 0 (Williams & Zipser 1989, sec. 4).
         Past-facing rules only.
+    loss:
+        ``"mse"`` or ``"softmax_xent"``; None takes the task's (``task.loss``, else ``"mse"``).
     seed:
         Seeds everything random in the run.
     progress:
@@ -258,6 +278,7 @@ def train(
         kp_decay=kp_decay,
         teacher_forcing=teacher_forcing,
         checkpoint_every=checkpoint_every,
+        loss=loss,
         seed=seed,
     )
     run = _Run(net, task, settings, optimizer, config or {})
@@ -265,6 +286,8 @@ def train(
     fb_name = run.rule.default_feedback if feedback is None else feedback
     B = feedback_matrix(net, fb_name, rngs["feedback"])
     state = _State(net, B, optimizer.init(net.params), rngs)
+    if run.continuing:
+        state.stream = task.stream(batch_size, rngs["task"])
     return run.loop(state, progress, None if out is None else Path(out))
 
 
@@ -295,6 +318,13 @@ def resume(path: str | os.PathLike, *, progress: bool | None = None) -> xr.Datas
             {k: ds[f"adam_v_{k}"].values.copy() for k in PARAM_NAMES},
         )
     state = _State(net, ds["feedback"].values.copy(), opt_state, rngs, done=ds.sizes["trial"])
+    if "stream_state" in ds.attrs:
+        state.stream = task.stream(settings.batch_size, np.random.default_rng(0))
+        state.stream.restore(json.loads(ds.attrs["stream_state"]))
+        if "stream_h" in ds:
+            state.h = ds["stream_h"].values.copy()
+            state.rule_state = run.rule.init(net, settings.batch_size, rngs["rule"])
+            _unpack_rule_state(state.rule_state, ds, json.loads(ds.attrs["rule_state"]), net)
     state.loss = list(ds["loss"].values)
     state.grad_norm = list(ds["grad_norm"].values)
     state.readout_alignment = list(ds["readout_alignment"].values)
@@ -349,6 +379,16 @@ class _Run:
                     "align_with needs update='trial': the alignment compares a rule's estimate "
                     "with the exact gradient at the same, fixed weights"
                 )
+        self.continuing = bool(getattr(task, "continuing", False))
+        if self.continuing and s.update != "online":
+            raise ValueError(
+                f"the {task.name!r} task is a continuing stream: train it with update='online' "
+                "(and update_every), so that the network and the rule carry their state over"
+            )
+        if self.continuing and s.teacher_forcing:
+            raise ValueError("teacher_forcing is for trial-based tasks, not continuing streams")
+        self.loss = s.loss if s.loss is not None else getattr(task, "loss", "mse")
+        one_of("loss", self.loss, LOSSES)
         self.rule = make_rule(s.rule, s.rule_options)
         self.exact = None if s.align_with is None else make_rule(s.align_with, {})
         if s.teacher_forcing:
@@ -373,9 +413,12 @@ class _Run:
     # ---- one update
     def step(self, state: _State) -> float:
         s = self.settings
-        trials = self.task.sample(s.batch_size, state.rngs["task"])
+        if self.continuing:
+            trials = state.stream.next()
+        else:
+            trials = self.task.sample(s.batch_size, state.rngs["task"])
         if s.update == "trial" and not s.teacher_forcing:
-            batch = prepare(state.net, trials.x, trials.target, trials.mask, self.h0)
+            batch = prepare(state.net, trials.x, trials.target, trials.mask, self.h0, self.loss)
             if self.symmetric:
                 state.B = np.ascontiguousarray(state.net.params["W_out"].T)
             value, grads = evaluate(state.net, batch, self.rule, state.B, state.rngs["rule"])
@@ -440,8 +483,11 @@ class _Run:
         mask = trials.mask
         nB, T, _ = x.shape
         k = s.update_every or T
-        h = np.zeros((nB, net.n_rec)) if self.h0 is None else np.tile(self.h0, (nB, 1))
-        rule_state = self.rule.init(net, nB, state.rngs["rule"])
+        if self.continuing and state.h is not None:  # the stream goes on
+            h, rule_state = state.h, state.rule_state
+        else:
+            h = np.zeros((nB, net.n_rec)) if self.h0 is None else np.tile(self.h0, (nB, 1))
+            rule_state = self.rule.init(net, nB, state.rngs["rule"])
         blocks = [name for name, _ in theta_blocks(net)]
         total = 0.0
         sym = self.symmetric
@@ -450,10 +496,9 @@ class _Run:
             p = net.params
             out = net.step(h, x[:, t])
             y = out.rate @ p["W_out"].T + p["b_out"]
-            diff = y - target[:, t]
-            e = diff if mask is None else diff * mask[:, t]
-            total += 0.5 * float(np.sum(e * diff)) / nB
-            e = e / nB
+            m_t = None if mask is None else mask[:, t]
+            e, value = error_and_loss(y, target[:, t], m_t, nB, self.loss)
+            total += value
             B = np.ascontiguousarray(p["W_out"].T) if sym else state.B
             q = e @ B.T
             if out.slope is not None:
@@ -483,6 +528,8 @@ class _Run:
                 net = state.net
         if not np.isfinite(total):
             raise NonFiniteError(f"the loss is {total}")
+        if self.continuing:
+            state.h, state.rule_state = h, rule_state
         plastic = {name: g for name, g in summed.items() if name in net.plastic}
         state.grad_norm.append(clip_by_global_norm(plastic, None)[1])
         return total
@@ -493,7 +540,7 @@ class _Run:
         statistics to the history.  Returns the outputs and rates ``(example, time, ·)``."""
         net = state.net
         ev = self.eval_trials
-        batch = prepare(net, ev.x, ev.target, ev.mask, self.h0)
+        batch = prepare(net, ev.x, ev.target, ev.mask, self.h0, self.loss)
         trace = net.forward(batch.x, batch.h0)
         if record:
             p = net.params
@@ -719,10 +766,70 @@ class _Run:
         }
         if isinstance(state.opt_state, AdamState):
             attrs["adam_step"] = int(state.opt_state.step)
+        if state.stream is not None:  # a continuing stream: what carries over to the next chunk
+            attrs["stream_state"] = json.dumps(state.stream.state())
+            if state.h is not None:
+                data["stream_h"] = (
+                    ("stream", "unit"),
+                    state.h.copy(),
+                    {"long_name": "network state"},
+                )
+                arrays, kinds = _pack_rule_state(state.rule_state)
+                attrs["rule_state"] = json.dumps(kinds)
+                for name, arr in arrays.items():
+                    data[name] = (tuple(f"{name}_d{i}" for i in range(arr.ndim)), arr)
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 # --------------------------------------------------------------------------------- helpers
+def _pack_rule_state(rule_state: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A rule's online state as arrays ``rule_state__<field>`` plus a description of each
+    field, for checkpoints of continuing streams.  The rule's generator is the run's, saved
+    with the others; the running sums are zero between chunks and are not stored."""
+    arrays: dict[str, np.ndarray] = {}
+    kinds: dict[str, Any] = {}
+    for f in dataclasses.fields(rule_state):
+        v = getattr(rule_state, f.name)
+        key = f"rule_state__{f.name}"
+        if isinstance(v, np.ndarray):
+            arrays[key] = v.copy()
+            kinds[f.name] = "array"
+        elif isinstance(v, (list, deque)):
+            kinds[f.name] = {"steps": len(v), "deque": isinstance(v, deque)}
+            for sf in dataclasses.fields(Step):
+                items = [getattr(st, sf.name) for st in v]
+                if items and items[0] is not None:
+                    arrays[f"{key}__{sf.name}"] = np.stack(items)
+        else:  # Sums (zero between chunks) and the shared generator
+            kinds[f.name] = "skip"
+    return arrays, kinds
+
+
+def _unpack_rule_state(
+    rule_state: Any, ds: xr.Dataset, kinds: dict[str, Any], net: LeakyRNN
+) -> None:
+    """Fill a freshly initialised rule state from :func:`_pack_rule_state`'s arrays."""
+    for name, kind in kinds.items():
+        key = f"rule_state__{name}"
+        if kind == "array":
+            setattr(rule_state, name, ds[key].values.copy())
+        elif isinstance(kind, dict):
+            steps = []
+            for i in range(kind["steps"]):
+                fields = {
+                    sf.name: (
+                        ds[f"{key}__{sf.name}"].values[i].copy()
+                        if f"{key}__{sf.name}" in ds
+                        else None
+                    )
+                    for sf in dataclasses.fields(Step)
+                }
+                steps.append(Step(**fields))
+            container = getattr(rule_state, name)
+            container.clear()
+            container.extend(steps)
+
+
 def _reset_sums(rule_state: Any, net: LeakyRNN) -> None:
     """Start a new sum after an online update (and a new BPTT chunk)."""
     if hasattr(rule_state, "steps"):

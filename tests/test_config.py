@@ -59,7 +59,7 @@ def test_overrides():
         ("rule.truncation=3", r"\[rule\] rule 'rflo' takes no options"),
         ("task.period=-1", r"\[task\] period must be a finite number > 0; got -1"),
         ("task.perod=20", r"\[task\] has unknown key\(s\) \['perod'\] for 'periodic'"),
-        ("task.name=reaching", r"\[task\] name must be one of \['periodic'\]"),
+        ("task.name=grasping", r"\[task\] name must be one of \[.*'periodic'.*\]; got 'grasping'"),
         ("optimizer.name=rmsprop", r"\[optimizer\] name must be one of \['adam', 'sgd'\]"),
         ("optimizer.lr=-0.1", r"\[optimizer\] lr for W_in must be a finite number >= 0"),
         (
@@ -83,3 +83,10 @@ def test_bad_files_and_override_syntax(tmp_path):
         load_preset(bad)
     with pytest.raises(ValueError, match=r"--set takes section.key=value"):
         parse_override("n_trials=3")
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in MODELS.glob("*.toml")))
+def test_every_shipped_preset_loads_and_builds(preset):
+    p = load_preset(MODELS / preset)
+    net, task, opt = build(p)
+    assert net.n_in == task.n_in and net.n_out == task.n_out

@@ -177,3 +177,44 @@ def test_short_truncation_differs_measurably(form):
     assert errors[0] > 0.05  # one step of credit misses most of a slow (α = 0.1) network's
     assert errors[0] > errors[1] > errors[2] > errors[3]  # longer windows get closer
     assert errors[3] <= 1e-12
+
+
+# --------------------------------------------------------------------------- softmax cross-entropy
+@pytest.mark.parametrize("form,activation,alpha", CASES[::2], ids=IDS[::2])
+@settings(max_examples=4)
+@given(data=st.data())
+def test_softmax_xent_gradients_are_exact(form, activation, alpha, data):
+    """BPTT = RTRL = finite differences for loss='softmax_xent' (Marschall et al. 2020's Add)."""
+    p = data.draw(problems(form, activation, alpha, max_n=5, max_T=8))
+    k = p.target.shape[2]
+    assume(k >= 2)
+    if activation == "relu":
+        assume(kink_distance(p) > 1e-3)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31)))
+    target = rng.dirichlet(np.ones(k), size=p.target.shape[:2])
+    fd = {
+        name: central_difference(
+            lambda v, name=name: bp.loss(p.net.with_params({name: v}), p.x, target, p.mask,
+                                         h0=p.h0, loss="softmax_xent"),
+            w,
+        )
+        for name, w in p.net.params.items()
+    }
+    g = {r: bp.gradient(p.net, p.x, target, p.mask, rule=r, h0=p.h0, loss="softmax_xent")
+         for r in ("bptt", "rtrl")}
+    assert rel_err(g["rtrl"], g["bptt"]) <= 1e-10
+    assert rel_err(g["bptt"], fd) <= 1e-6  # FD of a log-softmax: ~1e-7 at worst here
+
+
+def test_softmax_xent_value_and_checks():
+    net = bp.LeakyRNN.random(1, 4, 2, tau=2.0, seed=0)
+    x = np.ones((2, 3, 1))
+    y_net = net.run(x).outputs
+    target = np.zeros((2, 3, 2))
+    target[..., 0] = 1.0
+    logp = y_net - np.log(np.exp(y_net).sum(-1, keepdims=True))
+    assert bp.loss(net, x, target, loss="softmax_xent") == pytest.approx(-logp[..., 0].sum() / 2)
+    with pytest.raises(ValueError, match="must be a probability distribution over the outputs"):
+        bp.loss(net, x, 2 * target, loss="softmax_xent")
+    with pytest.raises(ValueError, match=r"loss must be one of \['mse', 'softmax_xent'\]; got 'xent'"):
+        bp.gradient(net, x, target, loss="xent")

@@ -8,11 +8,17 @@
 | ``reaching`` | :class:`CenterOutReaching` | Georgopoulos et al. 1982; Sussillo et al. 2015 |
 | ``drawing`` | :class:`CuedDrawing` | cued closed-curve drawing |
 | ``cued_sine`` | :class:`CuedSine` | Sussillo & Abbott 2009 |
+| ``add`` | :class:`Add` (stream) | Pitis 2016; Marschall et al. 2020 |
+| ``mimic`` | :class:`Mimic` (stream) | Marschall et al. 2020 |
+| ``copy`` | :class:`Copy` (stream) | delayed recall |
+| ``neurogym`` | :func:`from_neurogym` | any NeuroGym environment (optional) |
 """
 
 from .base import Task, Trials, task_config
 from .motor import CURVES, CenterOutReaching, CuedDrawing, CuedSine, minimum_jerk
+from .neurogym import NeuroGymTask, from_neurogym
 from .periodic import PeriodicOutput, periodic_target
+from .streams import Add, Copy, Mimic, Stream
 from .timing import IntervalMatching, ReadySetGo, gaussian_bump
 
 TASKS: dict[str, type] = {
@@ -24,6 +30,10 @@ TASKS: dict[str, type] = {
         CenterOutReaching,
         CuedDrawing,
         CuedSine,
+        Add,
+        Mimic,
+        Copy,
+        NeuroGymTask,
     )
 }
 
@@ -32,6 +42,12 @@ __all__ = [
     "Trials",
     "TASKS",
     "task_config",
+    "Add",
+    "Mimic",
+    "Copy",
+    "Stream",
+    "NeuroGymTask",
+    "from_neurogym",
     "PeriodicOutput",
     "periodic_target",
     "IntervalMatching",

@@ -101,7 +101,7 @@ class Task(Protocol):
 def task_config(task: Any) -> dict[str, Any]:
     """A task's parameters (its dataclass fields) plus its name, for provenance."""
     out = {"name": task.name}
-    out.update({f.name: getattr(task, f.name) for f in fields(task)})
+    out.update({f.name: getattr(task, f.name) for f in fields(task) if f.init})
     return out
 
 

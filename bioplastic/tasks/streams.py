@@ -1,0 +1,212 @@
+r"""Credit-assignment benchmarks as continuing streams (Marschall, Cho & Savin 2020, sec. 5).
+
+These tasks are one long sequence, not trials: a :class:`Stream` hands out consecutive chunks
+of ``chunk`` steps, and the network's state and the learning rule's state carry over from one
+chunk to the next.  Training runs online (``update="online"``, every ``update_every`` steps).
+Every input is a Bernoulli(½) bit ``x`` presented one-hot on two channels ``[x, 1 - x]`` and
+held for ``hold`` steps; lags count samples, not steps.
+
+* :class:`Add` (Pitis 2016, as used by Marschall et al. 2020): the target is the probability
+  ``p_t = 0.5 + 0.5 x_{t-t1} - 0.25 x_{t-t2}``, given as the distribution ``[p, 1-p]`` over two
+  outputs and learned with ``loss="softmax_xent"``.
+* :class:`Mimic` (Marschall et al. 2020): match the outputs of a fixed random target RNN
+  (32 tanh units, α = 1, two outputs) driven by the same bits; its ``W_rec`` is a random
+  orthogonal matrix scaled by ``0.5 + 0.1 d`` for difficulty ``d``.  MSE loss.
+* :class:`Copy`: reproduce the bit seen ``delay`` samples ago (one-hot, softmax cross-entropy).
+
+Before the stream starts, past bits count as 0.  The same seed gives the same stream, chunk by
+chunk, however it is cut; a stream's state (its generator and the bits it still needs) can be
+saved and restored exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .base import Trials, positive
+
+__all__ = ["Add", "Mimic", "Copy", "Stream"]
+
+
+class Stream:
+    """Consecutive chunks of ``n_streams`` independent copies of a task's sequence.
+
+    The stream keeps the last ``task.memory`` samples (the lags reach back that far), how many
+    steps of the current sample remain, and, for :class:`Mimic`, the target network's state.
+    """
+
+    def __init__(self, task: Any, n_streams: int, rng: np.random.Generator) -> None:
+        positive("n_streams", n_streams, integer=True)
+        self.task, self.n = task, n_streams
+        self.rng = np.random.default_rng(rng.integers(2**63))
+        self.history = np.zeros((n_streams, task.memory + 1))  # the last is the current sample
+        self.left = 0  # steps of the current sample still to come
+        self.hidden = np.zeros((n_streams, task.hidden_units)) if task.hidden_units else None
+
+    def next(self, n_steps: int | None = None) -> Trials:
+        """The next ``n_steps`` steps (default ``task.chunk``) of every stream."""
+        T = self.task.chunk if n_steps is None else n_steps
+        positive("n_steps", T, integer=True)
+        h = self.task.hold
+        n_new = max(0, -(-(T - self.left) // h))
+        # drawn sample-major, so the stream is the same however it is cut into chunks
+        new = (self.rng.random((n_new, self.n)) < 0.5).astype(float).T
+        samples = np.concatenate([self.history, new], axis=1)
+        L = self.task.memory
+        t = np.arange(T)
+        idx = np.where(t < self.left, L, L + 1 + (t - self.left) // h)  # sample index per step
+        trials = self.task.chunk_trials(samples, idx, self)
+        last = idx[-1]
+        self.history = samples[:, last - L : last + 1]
+        self.left = (self.left - T) if T < self.left else (h - 1 - (T - 1 - self.left) % h)
+        return trials
+
+    def state(self) -> dict[str, Any]:
+        """Everything needed to continue the stream exactly (JSON-compatible)."""
+        return {
+            "rng": self.rng.bit_generator.state,
+            "history": self.history.tolist(),
+            "left": self.left,
+            "hidden": None if self.hidden is None else self.hidden.tolist(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> Stream:
+        """Continue from :meth:`state`; returns ``self``."""
+        self.rng.bit_generator.state = state["rng"]
+        self.history = np.asarray(state["history"], dtype=float)
+        self.left = int(state["left"])
+        if state["hidden"] is not None:
+            self.hidden = np.asarray(state["hidden"], dtype=float)
+        return self
+
+
+def _one_hot(bits: np.ndarray) -> np.ndarray:
+    return np.stack([bits, 1.0 - bits], axis=-1)
+
+
+@dataclass(frozen=True)
+class _StreamTask:
+    hold: int = 1
+    chunk: int = 100
+    continuing: ClassVar[bool] = True
+    hidden_units: ClassVar[int] = 0
+    n_in = property(lambda self: 2)
+    n_out = property(lambda self: 2)
+
+    def _check_common(self) -> None:
+        positive("hold", self.hold, integer=True)
+        positive("chunk", self.chunk, integer=True)
+
+    @property
+    def n_steps(self) -> int:
+        return self.chunk
+
+    def stream(self, n_streams: int, rng: np.random.Generator) -> Stream:
+        """A new stream of ``n_streams`` independent sequences."""
+        return Stream(self, n_streams, rng)
+
+    def sample(self, n_trials: int, rng: np.random.Generator) -> Trials:
+        """``n_trials`` independent chunks, each the start of a fresh stream."""
+        positive("n_trials", n_trials, integer=True)
+        return self.stream(n_trials, rng).next()
+
+
+@dataclass(frozen=True)
+class Add(_StreamTask):
+    """Pitis's Add task: ``p_t = 0.5 + 0.5 x_{t-t1} - 0.25 x_{t-t2}``.
+
+    Parameters: ``t1``, ``t2`` (lags, in samples, >= 0), ``hold``, ``chunk``.
+    """
+
+    t1: int = 5
+    t2: int = 9
+    name: ClassVar[str] = "add"
+    loss: ClassVar[str] = "softmax_xent"
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        positive("t1", self.t1, integer=True, allow_zero=True)
+        positive("t2", self.t2, integer=True, allow_zero=True)
+
+    @property
+    def memory(self) -> int:
+        return max(self.t1, self.t2)
+
+    def chunk_trials(self, samples: np.ndarray, idx: np.ndarray, stream: Stream) -> Trials:
+        x = samples[:, idx]
+        p = 0.5 + 0.5 * samples[:, idx - self.t1] - 0.25 * samples[:, idx - self.t2]
+        return Trials(_one_hot(x), _one_hot(p), None, {"stream": np.arange(stream.n)})
+
+
+@dataclass(frozen=True)
+class Copy(_StreamTask):
+    """Delayed recall: output the bit seen ``delay`` samples ago (one-hot, cross-entropy)."""
+
+    delay: int = 5
+    name: ClassVar[str] = "copy"
+    loss: ClassVar[str] = "softmax_xent"
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        positive("delay", self.delay, integer=True, allow_zero=True)
+
+    @property
+    def memory(self) -> int:
+        return self.delay
+
+    def chunk_trials(self, samples: np.ndarray, idx: np.ndarray, stream: Stream) -> Trials:
+        x = samples[:, idx]
+        return Trials(
+            _one_hot(x),
+            _one_hot(samples[:, idx - self.delay]),
+            None,
+            {"stream": np.arange(stream.n)},
+        )
+
+
+@dataclass(frozen=True)
+class Mimic(_StreamTask):
+    """Match a fixed random target RNN driven by the same bits (Marschall et al. 2020).
+
+    Parameters: ``difficulty`` d (``W_rec`` = orthogonal × (0.5 + 0.1 d)), ``target_seed``
+    (the target network), ``hold``, ``chunk``.
+    """
+
+    difficulty: float = 2.0
+    target_seed: int = 0
+    name: ClassVar[str] = "mimic"
+    loss: ClassVar[str] = "mse"
+    hidden_units: ClassVar[int] = 32
+    memory: ClassVar[int] = 0
+    _weights: dict = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        d = self.difficulty
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not np.isfinite(d) or d < 0:
+            raise ValueError(f"difficulty must be a finite number >= 0; got {d!r}")
+        positive("target_seed", self.target_seed, integer=True, allow_zero=True)
+        rng = np.random.default_rng(self.target_seed)
+        n = self.hidden_units
+        q, r = np.linalg.qr(rng.standard_normal((n, n)))
+        q *= np.sign(np.diag(r))  # a uniformly random orthogonal matrix
+        weights = {
+            "W_rec": (0.5 + 0.1 * d) * q,
+            "W_in": rng.standard_normal((n, 2)),
+            "W_out": rng.standard_normal((2, n)) / np.sqrt(n),
+        }
+        object.__setattr__(self, "_weights", weights)
+
+    def chunk_trials(self, samples: np.ndarray, idx: np.ndarray, stream: Stream) -> Trials:
+        x = _one_hot(samples[:, idx])
+        w = self._weights
+        h = stream.hidden
+        ys = np.empty(x.shape[:2] + (2,))
+        for t in range(x.shape[1]):  # the target network, one step at a time (α = 1)
+            h = np.tanh(h @ w["W_rec"].T + x[:, t] @ w["W_in"].T)
+            ys[:, t] = h @ w["W_out"].T
+        stream.hidden = h
+        return Trials(x, ys, None, {"stream": np.arange(stream.n)})
