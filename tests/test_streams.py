@@ -118,3 +118,15 @@ def test_interrupted_stream_runs_resume_bitwise(tmp_path, rule, opts, every, mon
     for k in whole.data_vars:  # including the network's and the rule's carried-over state
         np.testing.assert_array_equal(resumed[k].values, whole[k].values, err_msg=k)
     assert resumed.attrs["stream_state"] == whole.attrs["stream_state"]
+
+
+@pytest.mark.parametrize("name,threshold", [("add", 0.85), ("copy", 0.5), ("mimic", 0.5)])
+def test_a_short_bptt_run_learns_each_stream(name, threshold):
+    """BPTT online with a 20-step window (F-BPTT) lowers the held-out loss below `threshold`
+    times the untrained network's."""
+    task = {"add": Add(t1=2, t2=3, chunk=100), "copy": Copy(delay=2, chunk=100),
+            "mimic": Mimic(difficulty=1, chunk=100)}[name]
+    net = bp.LeakyRNN.random(2, 24, 2, tau=1.5, seed=0)
+    ds = bp.train(net, task, "bptt", update="online", update_every=20, optimizer=Adam(lr=5e-3),
+                  n_trials=80, eval_every=40, seed=0)
+    assert ds.eval_loss.values[-1] < threshold * ds.eval_loss.values[0]
