@@ -103,18 +103,12 @@ def _train(args: argparse.Namespace) -> int:
     png = plot_run(ds, out.with_suffix(".png"))
     status = ds.attrs["status"]
     print(
-        f"{status}: {ds.sizes['trial'] * _batch(ds)} trials, final held-out loss "
+        f"{status}: {int(ds['trial'][-1]) if ds.sizes['trial'] else 0} trials, final held-out loss "
         f"{float(ds['eval_loss'][-1]):.4g}; wrote {out} and {png}"
     )
     if ds.attrs.get("message"):
         print(ds.attrs["message"], file=sys.stderr)
     return {"complete": 0, "diverged": 1, "interrupted": 130}.get(status, 1)
-
-
-def _batch(ds) -> int:
-    import json
-
-    return int(json.loads(ds.attrs["config"])["training"]["batch_size"])
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -142,8 +136,8 @@ def _info(args: argparse.Namespace) -> int:
     )
     n = ds.sizes["trial"]
     print(
-        f"trials:   {n * tr['batch_size']} of {tr['n_trials']} (batch {tr['batch_size']}), "
-        f"seed {ds.attrs['seed']}"
+        f"trials:   {int(ds['trial'][-1]) if n else 0} of {tr['n_trials']} "
+        f"(batch {tr['batch_size']}), seed {ds.attrs['seed']}"
     )
     if n:
         tail = max(1, n // 10)

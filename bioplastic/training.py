@@ -86,6 +86,10 @@ class TrainingConfig:
     def n_updates(self) -> int:
         return math.ceil(self.n_trials / self.batch_size)
 
+    def seen(self, updates: int) -> int:
+        """Trials seen after ``updates`` updates (the last batch may be smaller)."""
+        return min(updates * self.batch_size, self.n_trials)
+
 
 @dataclass(frozen=True)
 class Settings(TrainingConfig):
@@ -385,6 +389,11 @@ class _Run:
                 f"the {task.name!r} task is a continuing stream: train it with update='online' "
                 "(and update_every), so that the network and the rule carry their state over"
             )
+        if self.continuing and s.n_trials % s.batch_size:
+            raise ValueError(
+                f"for a continuing stream, n_trials ({s.n_trials}) counts chunks of all "
+                f"batch_size ({s.batch_size}) streams together and must be a multiple of it"
+            )
         if self.continuing and s.teacher_forcing:
             raise ValueError("teacher_forcing is for trial-based tasks, not continuing streams")
         self.loss = s.loss if s.loss is not None else getattr(task, "loss", "mse")
@@ -416,7 +425,9 @@ class _Run:
         if self.continuing:
             trials = state.stream.next()
         else:
-            trials = self.task.sample(s.batch_size, state.rngs["task"])
+            trials = self.task.sample(
+                s.seen(state.done + 1) - s.seen(state.done), state.rngs["task"]
+            )
         if s.update == "trial" and not s.teacher_forcing:
             batch = prepare(state.net, trials.x, trials.target, trials.mask, self.h0, self.loss)
             if self.symmetric:
@@ -544,7 +555,7 @@ class _Run:
         trace = net.forward(batch.x, batch.h0)
         if record:
             p = net.params
-            state.eval_at.append(state.done * self.settings.batch_size)
+            state.eval_at.append(self.settings.seen(state.done))
             state.eval_loss.append(loss_value(trace, batch))
             state.spectral_radius.append(float(np.max(np.abs(np.linalg.eigvals(p["W_rec"])))))
             state.weight_norm.append([float(np.linalg.norm(p[k])) for k in PARAM_NAMES])
@@ -576,8 +587,8 @@ class _Run:
             progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
         )
         bar = tqdm(
-            total=s.n_updates * s.batch_size,
-            initial=state.done * s.batch_size,
+            total=s.n_trials,
+            initial=s.seen(state.done),
             disable=not show,
             unit="trial",
             desc=f"{s.rule}",
@@ -597,7 +608,7 @@ class _Run:
                     )
                     state.done += 1
                     state.commit()
-                    bar.update(s.batch_size)
+                    bar.update(s.seen(state.done) - s.seen(state.done - 1))
                     if state.done % 10 == 0:
                         bar.set_postfix(loss=f"{loss:.3g}", refresh=False)
                     if state.done % s.eval_every == 0 and state.done < s.n_updates:
@@ -607,7 +618,7 @@ class _Run:
                 state.status = "complete"
             except NonFiniteError as exc:
                 state.rollback()
-                trial = state.done * s.batch_size + 1
+                trial = s.seen(state.done) + 1
                 state.status = "diverged"
                 state.message = (
                     f"training diverged at trial {trial} (update {state.done + 1}): {exc}. "
@@ -619,7 +630,7 @@ class _Run:
                 state.rollback()
                 state.status = "interrupted"
                 state.message = (
-                    f"interrupted after {state.done * s.batch_size} trials; "
+                    f"interrupted after {s.seen(state.done)} trials; "
                     "continue with bioplastic.resume(path) or `bioplastic train --resume`"
                 )
             # the final evaluation joins the history only when the run is complete, so that a
@@ -635,7 +646,7 @@ class _Run:
         s, net = self.settings, state.net
         n = state.done
         p = net.params
-        trials_seen = (np.arange(1, n + 1) * s.batch_size).astype(np.int64)
+        trials_seen = np.array([s.seen(i) for i in range(1, n + 1)], dtype=np.int64)
         groups = list(PARAM_GROUPS)
         ev = self.eval_trials
         n_eval_records = len(state.eval_loss)

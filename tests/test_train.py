@@ -327,3 +327,9 @@ def test_checkpoints_are_written_during_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(training, "save", spy)
     bp.train(small_net(), TASK, "rflo", n_trials=30, checkpoint_every=10, out=out, seed=0)
     assert seen == [("running", 10), ("running", 20), ("complete", 30)]
+
+
+def test_a_last_smaller_batch_when_the_batch_size_does_not_divide_n_trials():
+    ds = bp.train(small_net(), TASK, "rflo", n_trials=10, batch_size=4, eval_every=2, seed=0)
+    assert list(ds.trial.values) == [4, 8, 10]
+    assert list(ds.trials_seen.values) == [0, 8, 10]
