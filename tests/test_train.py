@@ -333,3 +333,19 @@ def test_a_last_smaller_batch_when_the_batch_size_does_not_divide_n_trials():
     ds = bp.train(small_net(), TASK, "rflo", n_trials=10, batch_size=4, eval_every=2, seed=0)
     assert list(ds.trial.values) == [4, 8, 10]
     assert list(ds.trials_seen.values) == [0, 8, 10]
+
+
+@pytest.mark.parametrize("rule", ["bptt", "rflo", "uoro"])
+def test_one_update_is_the_documented_sgd_step(rule):
+    """train() = W ← W - lr · gradient(rule) on the same trials, feedback and seed streams."""
+    net = small_net(seed=4)
+    ds = bp.train(net, TASK, rule, optimizer=SGD(lr=0.05), n_trials=2, batch_size=2, seed=9)
+    streams = training._streams(9)
+    trials = TASK.sample(2, streams["task"])
+    r = bp.rules.make_rule(rule, {})
+    B = bp.rules.feedback_matrix(net, r.default_feedback, streams["feedback"])
+    batch = bp.objective.prepare(net, trials.x, trials.target)
+    loss, g = training.evaluate(net, batch, r, B, streams["rule"])
+    assert float(ds.loss[0]) == loss
+    for k in bp.PARAM_NAMES:
+        np.testing.assert_array_equal(ds[k].values, net.params[k] - 0.05 * g[k])
