@@ -18,6 +18,7 @@ from .network import PARAM_NAMES, LeakyRNN, Trajectory
 from .objective import NonFiniteError, loss
 from .results import load, save
 from .rules import RULES
+from .sweep import sweep
 from .training import resume, train
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "alignment",
     "train",
     "resume",
+    "sweep",
     "save",
     "load",
     "tasks",

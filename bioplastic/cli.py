@@ -165,6 +165,69 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _values(text: str) -> list:
+    """``"20,80,160"`` → [20, 80, 160]; each value read as TOML, else kept as text."""
+    from .config import parse_override
+
+    return [parse_override(f"x.v={v.strip()}")[1] for v in text.split(",") if v.strip()]
+
+
+def _seeds(text: str) -> list[int]:
+    """``"0:9"`` → 0..8 (a Python range), or ``"1,4,7"``."""
+    try:
+        if ":" in text:
+            a, b = text.split(":")
+            return list(range(int(a), int(b)))
+        return [int(v) for v in text.split(",")]
+    except ValueError as exc:
+        raise ValueError(f"--seeds takes start:stop or a,b,c of ints; got {text!r}") from exc
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep import status, sweep
+
+    if args.status:
+        st = status(args.status)
+        print(
+            f"{args.status}: {sum(st['counts'].values())} runs over {st['keys']} × seeds "
+            f"{st['seeds']}"
+        )
+        print("  " + ", ".join(f"{n} {k}" for k, n in sorted(st["counts"].items())))
+        for rid, r in st["runs"].items():
+            if r["status"] != "complete":
+                print(f"  {rid}  {r['status']:11s} {r['point']} seed={r['seed']}")
+        return 0
+    if args.preset is None:
+        print("bioplastic sweep needs a PRESET, or --status DIR", file=sys.stderr)
+        return 2
+    try:
+        grid = {}
+        for g in args.grid:
+            if "=" not in g:
+                raise ValueError(f"--grid takes key=v1,v2,...; got {g!r}")
+            key, vals = g.split("=", 1)
+            grid[key.strip()] = _values(vals)
+        seeds = _seeds(args.seeds)
+        scheduler = None if args.scheduler == "serial" else args.scheduler
+        from .config import load_preset
+
+        ds = sweep(
+            load_preset(args.preset, args.set),
+            grid,
+            seeds,
+            args.out,
+            scheduler,
+            n_workers=args.workers,
+            progress=not args.no_progress,
+        )
+    except (ValueError, TypeError, ConnectionError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    n_ok = ds.attrs["n_complete"]
+    print(f"{n_ok} of {ds.attrs['n_runs']} runs complete; wrote {Path(args.out) / 'combined.nc'}")
+    return 0 if n_ok == ds.attrs["n_runs"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bioplastic", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"bioplastic {__version__}")
@@ -186,6 +249,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", metavar="RUN.nc", help="continue an interrupted run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("sweep", help="run a preset over a grid × seeds on dask")
+    p.add_argument("preset", nargs="?")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="a grid axis, e.g. rule=bptt,rflo or task.period=20,80,160",
+    )
+    p.add_argument("--seeds", default="0:1", help="start:stop (a range) or a,b,c (default 0:1)")
+    p.add_argument("--out", default="runs", help="the sweep folder (default runs/)")
+    p.add_argument(
+        "--scheduler",
+        default="local",
+        help="local (default), threads, serial, or a scheduler address tcp://host:port",
+    )
+    p.add_argument("--workers", type=int, help="workers of a local cluster (default: cores)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="override a preset value for every run, e.g. --set training.n_trials=500",
+    )
+    p.add_argument("--status", metavar="DIR", help="summarise the sweep in DIR and exit")
+    p.add_argument("--no-progress", action="store_true")
+
     p = sub.add_parser("info", help="summarise a results file")
     p.add_argument("run")
     p = sub.add_parser("plot", help="plot a results file")
@@ -201,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return check(args.units, args.steps, args.trials, args.seed)
     try:
-        return {"train": _train, "info": _info, "plot": _plot}[args.command](args)
+        return {"train": _train, "info": _info, "plot": _plot, "sweep": _sweep}[args.command](args)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -165,16 +165,32 @@ def parse(data: Mapping[str, Any]) -> Preset:
     if unknown:
         raise ValueError(f"unknown table(s) {unknown}; accepted: {list(SECTIONS)}")
     preset = Preset(**{k: _section(k, cls, data.get(k, {})) for k, cls in SECTIONS.items()})
+    if preset.optimizer.name == "sgd":
+        given = data.get("optimizer", {})
+        default = OptimizerConfig()
+        extra = sorted(
+            k for k in ("beta1", "beta2", "eps") if k in given and given[k] != getattr(default, k)
+        )
+        if extra:
+            raise ValueError(f'[optimizer] {extra} apply to name = "adam" only, not to sgd')
+    seed = preset.training.seed
+    if seed < 0:
+        raise ValueError(f"[training] seed must be a non-negative int; got {seed}")
+    if not (preset.network.dt > 0 and preset.network.dt < float("inf")):
+        raise ValueError(f"[network] dt must be a finite number > 0; got {preset.network.dt}")
     build(preset, dry_run=True)  # range checks happen where the objects are built
     return preset
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"section.key=value"`` → (["section", "key"], value); the value is read as TOML
-    (numbers, booleans, lists, quoted strings) and taken as a plain string otherwise."""
+    (numbers, booleans, lists, quoted strings), ``none`` unsets an optional key, and anything
+    else is a plain string."""
     if "=" not in text or "." not in text.split("=", 1)[0]:
         raise ValueError(f"--set takes section.key=value, e.g. training.n_trials=200; got {text!r}")
     path, raw = text.split("=", 1)
+    if raw.strip() == "none":  # TOML has no null: `none` unsets an optional key
+        return path.strip().split("."), None
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:

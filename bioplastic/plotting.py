@@ -43,14 +43,14 @@ def _plot_run(ds: xr.Dataset, path: Path) -> Path:
     for o in range(ds.sizes["output"]):
         ax.plot(
             t,
-            ds["target"].isel(example=0, output=o),
+            ds["eval_target"].isel(example=0, output=o),
             "k--",
             lw=1.2,
             label="target" if o == 0 else None,
         )
         ax.plot(
             t,
-            ds["output"].sel(stage="initial").isel(example=0, output=o),
+            ds["eval_output"].sel(stage="initial").isel(example=0, output=o),
             color="0.7",
             lw=1,
             label="before" if o == 0 else None,
@@ -58,7 +58,7 @@ def _plot_run(ds: xr.Dataset, path: Path) -> Path:
         if "final" in ds["stage"].values:
             ax.plot(
                 t,
-                ds["output"].sel(stage="final").isel(example=0, output=o),
+                ds["eval_output"].sel(stage="final").isel(example=0, output=o),
                 lw=1.5,
                 label="after" if o == 0 else None,
             )
@@ -72,8 +72,9 @@ def _plot_run(ds: xr.Dataset, path: Path) -> Path:
         rec = ds["alignment"].sel(param="recurrent")
         ax.plot(ds["trial"], rec, lw=0.5, alpha=0.4)
         k = max(1, ds.sizes["trial"] // 50)
-        smooth = np.convolve(np.nan_to_num(rec.values), np.ones(k) / k, mode="valid")
-        ax.plot(ds["trial"].values[k - 1 :], smooth, lw=1.5, label="recurrent weights")
+        if ds.sizes["trial"] >= k:
+            smooth = np.convolve(np.nan_to_num(rec.values), np.ones(k) / k, mode="valid")
+            ax.plot(ds["trial"].values[k - 1 :], smooth, lw=1.5, label="recurrent weights")
         exact = json.loads(ds.attrs["config"])["training"]["align_with"]
         ax.set_ylabel(f"cosine with {exact}")
     ax.plot(ds["trial"], ds["readout_alignment"], lw=1.2, label="W_out vs B")

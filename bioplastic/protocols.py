@@ -49,8 +49,8 @@ def plot_rules(runs: dict[str, xr.Dataset], path: Path, kind: str, title: str) -
     axes = axes[0]
     for ax, rule in zip(axes, rules):
         ds = runs[rule]
-        out = ds["output"].sel(stage="final").values
-        tgt = ds["target"].values
+        out = ds["eval_output"].sel(stage="final").values
+        tgt = ds["eval_target"].values
         colors = plt.cm.viridis(np.linspace(0, 0.9, out.shape[0]))
         for i in range(out.shape[0]):
             if kind == "path":

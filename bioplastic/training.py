@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Mapping
@@ -61,6 +62,7 @@ __all__ = ["train", "resume"]
 UPDATES = ("trial", "online")
 EXACT = ("bptt", "rtrl")
 STREAMS = ("task", "rule", "feedback", "eval", "h0")
+CHECKPOINT_SECONDS = 30.0  # the default checkpoint interval, in wall-clock time
 
 
 # --------------------------------------------------------------------------------- settings
@@ -152,11 +154,14 @@ class _State:
             None if self.h is None else self.h.copy(),
             # the rule's generator is shared with the run: keep it out of the copy
             copy.deepcopy(self.rule_state, memo={id(rng): rng}),
+            len(self.eval_loss),
         )
 
     def rollback(self) -> None:
         """Return to the last completed update (after an interruption or a divergence)."""
-        done, self.net, self.B, self.opt_state, rng_states, stream, h, rule_state = self.committed
+        done, self.net, self.B, self.opt_state, rng_states, stream, h, rule_state, n_eval = (
+            self.committed
+        )
         self.done = done
         for k, st in rng_states.items():
             self.rngs[k].bit_generator.state = st
@@ -166,6 +171,8 @@ class _State:
         self.h, self.rule_state = h, copy.deepcopy(rule_state, memo={id(rng): rng})
         for name in ("loss", "grad_norm", "readout_alignment", "alignment", "norm_ratio"):
             del getattr(self, name)[done:]
+        for name in ("eval_at", "eval_loss", "spectral_radius", "weight_norm"):
+            del getattr(self, name)[n_eval:]
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -249,7 +256,8 @@ def train(
         Show a tqdm bar; by default only on a terminal and not under CI.
     out, checkpoint_every:
         Save the Dataset atomically to ``out`` (``.nc``) every ``checkpoint_every`` updates
-        (default: at each evaluation) and when the run ends, whatever the reason.
+        (default: every 30 s of wall-clock time) and when the run ends, whatever the reason.
+        Where checkpoints fall never changes the results.
     config:
         Extra provenance stored in the ``config`` attribute (a preset, for example).
 
@@ -378,10 +386,10 @@ class _Run:
             raise ValueError(f"kp_decay must lie in [0, 1); got {s.kp_decay!r}")
         if s.align_with is not None:
             one_of("align_with", s.align_with, EXACT)
-            if s.update != "trial":
+            if s.update != "trial" or s.teacher_forcing:
                 raise ValueError(
-                    "align_with needs update='trial': the alignment compares a rule's estimate "
-                    "with the exact gradient at the same, fixed weights"
+                    "align_with needs update='trial' without teacher forcing: the alignment "
+                    "compares a rule's estimate with the exact gradient at the same, fixed weights"
                 )
         self.continuing = bool(getattr(task, "continuing", False))
         if self.continuing and s.update != "online":
@@ -398,6 +406,18 @@ class _Run:
             raise ValueError("teacher_forcing is for trial-based tasks, not continuing streams")
         self.loss = s.loss if s.loss is not None else getattr(task, "loss", "mse")
         one_of("loss", self.loss, LOSSES)
+        stuck = (
+            task.n_in == 0
+            and s.h0 == "zeros"
+            and not np.any(net.params["b"])
+            and "b" not in net.plastic
+            and float(net.activation(np.zeros(1))[0]) == 0.0
+        )
+        if stuck:
+            raise ValueError(
+                "with no input, zero frozen biases, f(0) = 0 and a zero initial state the network "
+                "never leaves the origin: use h0='random', an input, or plastic biases"
+            )
         self.rule = make_rule(s.rule, s.rule_options)
         self.exact = None if s.align_with is None else make_rule(s.align_with, {})
         if s.teacher_forcing:
@@ -497,7 +517,11 @@ class _Run:
         if self.continuing and state.h is not None:  # the stream goes on
             h, rule_state = state.h, state.rule_state
         else:
-            h = np.zeros((nB, net.n_rec)) if self.h0 is None else np.tile(self.h0, (nB, 1))
+            h = (
+                np.zeros((nB, net.n_rec), dtype=net.dtype)
+                if self.h0 is None
+                else np.tile(self.h0, (nB, 1)).astype(net.dtype)
+            )
             rule_state = self.rule.init(net, nB, state.rngs["rule"])
         blocks = [name for name, _ in theta_blocks(net)]
         total = 0.0
@@ -579,10 +603,11 @@ class _Run:
             initial_eval = self.evaluate(state)
         else:
             initial_eval = (
-                eval_initial["output"].sel(stage="initial").values,
-                eval_initial["rates"].sel(stage="initial").values,
+                eval_initial["eval_output"].sel(stage="initial").values,
+                eval_initial["eval_rates"].sel(stage="initial").values,
             )
-        every = s.checkpoint_every or s.eval_every
+        every = s.checkpoint_every
+        last_save = time.monotonic()
         show = (
             progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
         )
@@ -607,14 +632,20 @@ class _Run:
                         _cosine(state.net.params["W_out"].T.ravel(), state.B.ravel())
                     )
                     state.done += 1
-                    state.commit()
+                    if state.done % s.eval_every == 0 and state.done < s.n_updates:
+                        self.evaluate(state)
+                    state.commit()  # the update and its evaluation, together
                     bar.update(s.seen(state.done) - s.seen(state.done - 1))
                     if state.done % 10 == 0:
                         bar.set_postfix(loss=f"{loss:.3g}", refresh=False)
-                    if state.done % s.eval_every == 0 and state.done < s.n_updates:
-                        self.evaluate(state)
-                    if out is not None and state.done % every == 0 and state.done < s.n_updates:
+                    due = (
+                        state.done % every == 0
+                        if every is not None
+                        else time.monotonic() - last_save >= CHECKPOINT_SECONDS
+                    )
+                    if out is not None and due and state.done < s.n_updates:
                         save(self.dataset(state, initial_eval, None), out)
+                        last_save = time.monotonic()
                 state.status = "complete"
             except NonFiniteError as exc:
                 state.rollback()
@@ -625,7 +656,6 @@ class _Run:
                     f"Try a smaller learning rate (now {self.settings.optimizer.get('lr')}) or "
                     "gradient clipping (clip_norm)."
                 )
-                warnings.warn(state.message, RuntimeWarning, stacklevel=3)
             except KeyboardInterrupt:
                 state.rollback()
                 state.status = "interrupted"
@@ -635,10 +665,20 @@ class _Run:
                 )
             # the final evaluation joins the history only when the run is complete, so that a
             # resumed run's history equals an uninterrupted one's
-            final_eval = self.evaluate(state, record=state.status == "complete")
+            try:
+                final_eval = self.evaluate(state, record=state.status == "complete")
+            except NonFiniteError:  # the last finite weights already overflow held-out trials
+                ev = self.eval_trials
+                nan = np.full(ev.target.shape, np.nan)
+                final_eval = (nan, np.full(ev.target.shape[:2] + (state.net.n_rec,), np.nan))
+                if state.status == "complete":
+                    state.status = "diverged"
+                    state.message = "the held-out trials overflow with the final weights"
             ds = self.dataset(state, initial_eval, final_eval)
             if out is not None:
                 save(ds, out)
+        if state.status == "diverged":  # after saving: even warnings-as-errors lose nothing
+            warnings.warn(state.message, RuntimeWarning, stacklevel=3)
         return ds
 
     # ---- the Dataset
@@ -687,17 +727,21 @@ class _Run:
                 np.asarray(state.weight_norm[:n_eval_records], float).reshape(-1, len(PARAM_NAMES)),
                 {"long_name": "Frobenius norm of each parameter", "units": "1"},
             ),
-            "output": (
+            "eval_output": (
                 ("stage", "example", "time", "output"),
                 np.stack(outputs),
                 {"long_name": "network output on the evaluation trials"},
             ),
-            "rates": (
+            "eval_rates": (
                 ("stage", "example", "time", "unit"),
                 np.stack(rates),
                 {"long_name": "presynaptic rates on the evaluation trials"},
             ),
-            "target": (("example", "time", "output"), ev.target, {"long_name": "target output"}),
+            "eval_target": (
+                ("example", "time", "output"),
+                ev.target,
+                {"long_name": "target output on the evaluation trials"},
+            ),
             "eval_input": (("example", "time", "input"), ev.x, {"long_name": "evaluation input"}),
             "feedback": (("unit", "output"), state.B, {"long_name": "feedback matrix B"}),
             "alpha": (
@@ -774,6 +818,7 @@ class _Run:
             "form": net.form,
             "dt": net.dt,
             "plastic": json.dumps(sorted(net.plastic)),
+            "dtype": np.dtype(net.dtype).name,
         }
         if isinstance(state.opt_state, AdamState):
             attrs["adam_step"] = int(state.opt_state.step)
@@ -917,6 +962,7 @@ def _net_from(ds: xr.Dataset) -> LeakyRNN:
         form=ds.attrs["form"],
         connectivity=conn or None,
         dale=ds["dale"].values if "dale" in ds else None,
+        dtype=ds.attrs.get("dtype", "float64"),
         plastic=json.loads(ds.attrs["plastic"]),
     )
 

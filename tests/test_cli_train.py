@@ -126,3 +126,28 @@ def test_a_signal_saves_the_run_and_resume_finishes_it_identically(tmp_path, sig
     assert a.attrs["status"] == "complete" and a.sizes["trial"] == 3000
     for k in b.data_vars:
         np.testing.assert_array_equal(a[k].values, b[k].values, err_msg=k)
+
+
+def test_a_run_interrupted_before_its_first_update_still_plots(tmp_path):
+    import dataclasses
+
+    from bioplastic.plotting import plot_run
+    from bioplastic.tasks import PeriodicOutput
+
+    @dataclasses.dataclass
+    class StopAtFirstUpdate:
+        calls: int = 0
+        name = "periodic"
+        n_in = 1
+        n_out = 1
+
+        def sample(self, n, rng=None):
+            self.calls += 1
+            if self.calls == 2:  # call 1 made the held-out trials
+                raise KeyboardInterrupt
+            return PeriodicOutput(period=3.0, tau=5.0).sample(n, rng)
+
+    ds = bp.train(bp.LeakyRNN.random(1, 4, 1, tau=5.0), StopAtFirstUpdate(), "rflo", n_trials=5,
+                  align_with="bptt")
+    assert ds.attrs["status"] == "interrupted" and ds.sizes["trial"] == 0
+    assert plot_run(ds, tmp_path / "r.png").stat().st_size > 1000

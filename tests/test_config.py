@@ -90,3 +90,24 @@ def test_every_shipped_preset_loads_and_builds(preset):
     p = load_preset(MODELS / preset)
     net, task, opt = build(p)
     assert net.n_in == task.n_in and net.n_out == task.n_out
+
+
+@pytest.mark.parametrize(
+    "override, pattern",
+    [
+        ("network.dt=0", r"\[network\] dt must be a finite number > 0; got 0"),
+        ("optimizer.beta1=0.5", r"\[optimizer\] \['beta1'\] apply to name = \"adam\" only"),
+        ("training.seed=-1", r"\[training\] seed must be a non-negative int; got -1"),
+    ],
+)
+def test_more_bad_values(override, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        load_preset(MODELS / "murray2019_periodic.toml", [override])
+
+
+def test_none_unsets_an_optional_key():
+    p = load_preset(MODELS / "murray2019_periodic.toml",
+                    ["training.align_with=none", "training.update=online"])
+    assert p.training.align_with is None and p.training.update == "online"
+    with pytest.raises(ValueError, match=r"\[training\] n_trials must be an integer; got None"):
+        load_preset(MODELS / "murray2019_periodic.toml", ["training.n_trials=none"])

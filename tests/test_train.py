@@ -58,9 +58,10 @@ def test_the_dataset_schema():
     assert ds.loss.dims == ("trial",) and ds.alignment.dims == ("trial", "param")
     assert list(ds.param.values) == ["W_in", "W_rec", "b", "W_out", "b_out", "recurrent", "all"]
     assert list(ds.trials_seen.values) == [0, 20, 40]  # start, every 5 updates, end
-    assert ds.output.dims == ("stage", "example", "time", "output")
+    assert ds.eval_output.dims == ("stage", "example", "time", "output")
+    assert "output" not in ds.coords  # the dimension is not shadowed by a variable
     assert list(ds.stage.values) == ["initial", "final"]
-    assert ds.rates.sizes["unit"] == 8 and ds.W_rec.dims == ("unit", "presynaptic")
+    assert ds.eval_rates.sizes["unit"] == 8 and ds.W_rec.dims == ("unit", "presynaptic")
     assert ds.feedback.dims == ("unit", "output")
     for k in ("bioplastic_version", "numpy_version", "config", "seed", "created", "status"):
         assert k in ds.attrs
@@ -349,3 +350,114 @@ def test_one_update_is_the_documented_sgd_step(rule):
     assert float(ds.loss[0]) == loss
     for k in bp.PARAM_NAMES:
         np.testing.assert_array_equal(ds[k].values, net.params[k] - 0.05 * g[k])
+
+
+# --------------------------------------------------------------------------- review findings
+def test_overflowing_simulation_is_saved_as_diverged(tmp_path):
+    net = bp.LeakyRNN.random(1, 8, 1, tau=5.0, activation="linear")
+    out = tmp_path / "lin.nc"
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        ds = bp.train(net, TASK, "bptt", optimizer=SGD(lr=10.0), n_trials=200, eval_every=3,
+                      out=out, seed=0)
+    assert ds.attrs["status"] == "diverged" and bp.load(out).attrs["status"] == "diverged"
+
+
+class Once:
+    """Raise KeyboardInterrupt the first time ``when(state)`` holds, then behave."""
+
+    def __init__(self, when):
+        self.when, self.fired = when, False
+
+    def __call__(self, *args):
+        if not self.fired and self.when(*args):
+            self.fired = True
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("where", ["evaluate", "apply", "online_apply"])
+def test_interrupts_anywhere_in_an_update_resume_bitwise(tmp_path, monkeypatch, where):
+    online = where == "online_apply"
+    kw = dict(n_trials=24, eval_every=4, optimizer=Adam(lr=1e-2), seed=2,
+              **({"update": "online", "update_every": 5} if online else {"align_with": "bptt"}))
+    whole = bp.train(small_net(), TASK, "rflo", **kw)
+    out = tmp_path / "run.nc"
+    real_eval, real_apply = training._Run.evaluate, training._Run._apply
+    trigger = Once(lambda self, state, *a: state.done == 12)
+    if where == "evaluate":
+        def patched(self, state, record=True):
+            trigger(self, state)
+            return real_eval(self, state, record)
+        monkeypatch.setattr(training._Run, "evaluate", patched)
+    else:
+        def patched(self, state, grads):
+            norm = real_apply(self, state, grads)  # the update is applied, then Ctrl-C
+            trigger(self, state)
+            return norm
+        monkeypatch.setattr(training._Run, "_apply", patched)
+    part = bp.train(small_net(), TASK, "rflo", out=out, **kw)
+    assert part.attrs["status"] == "interrupted" and trigger.fired
+    monkeypatch.undo()
+    data_vars_equal(bp.resume(out), whole)
+
+
+def test_float32_runs_resume_in_float32(tmp_path):
+    net = small_net().astype(np.float32)
+    whole = bp.train(net, TASK, "bptt", n_trials=20, optimizer=SGD(lr=0.01), seed=0)
+    assert whole.W_rec.dtype == np.float32
+    out = tmp_path / "run.nc"
+    part = bp.train(net, Interrupting(TASK, at=8), "bptt", n_trials=20, optimizer=SGD(lr=0.01),
+                    seed=0, out=out)
+    assert part.attrs["status"] == "interrupted"
+    data_vars_equal(bp.resume(out), whole)
+
+
+def test_recorded_statistics_mean_what_they_say():
+    ds = bp.train(small_net(), TASK, "rflo", n_trials=12, eval_every=4, align_with="bptt",
+                  optimizer=SGD(lr=0.02), seed=1)
+    W = ds.W_rec.values
+    assert float(ds.spectral_radius[-1]) == pytest.approx(np.max(np.abs(np.linalg.eigvals(W))))
+    np.testing.assert_allclose(ds.weight_norm[-1].values,
+                               [np.linalg.norm(ds[k].values) for k in bp.PARAM_NAMES])
+    # one update: grad_norm is the norm of the rule's estimate, norm_ratio its norm over BPTT's
+    one = bp.train(small_net(), TASK, "rflo", n_trials=1, align_with="bptt", optimizer=SGD(lr=0.02),
+                   seed=1)
+    streams = training._streams(1)
+    trials = TASK.sample(1, streams["task"])
+    net = small_net()
+    B = bp.rules.feedback_matrix(net, "random", streams["feedback"])
+    batch = bp.objective.prepare(net, trials.x, trials.target)
+    _, g = training.evaluate(net, batch, bp.rules.make_rule("rflo", {}), B, streams["rule"])
+    exact = bp.gradient(net, trials.x, trials.target)
+    assert float(one.grad_norm[0]) == pytest.approx(np.sqrt(sum(np.sum(v**2) for v in g.values())))
+    ratio = np.linalg.norm(g["W_rec"]) / np.linalg.norm(exact["W_rec"])
+    assert float(one.norm_ratio.sel(param="W_rec")[0]) == pytest.approx(ratio)
+
+
+def test_teacher_forcing_replaces_the_read_out_units_by_their_targets():
+    """With lr = 0 the recorded loss is that of a simulation where unit 0 is set to its target
+    after every step."""
+    task = PeriodicOutput(period=10, tau=1, dt=1)
+    net = williams_zipser_net()
+    ds = bp.train(net, task, "rtrl", teacher_forcing=True, update="online", update_every=1,
+                  optimizer=SGD(lr=0.0), n_trials=1, seed=0)
+    tr = task.sample(1)
+    p = net.params
+    h = np.zeros(6)
+    loss = 0.0
+    for t in range(task.n_steps):
+        h = np.tanh(p["W_rec"] @ h + p["W_in"] @ tr.x[0, t] + p["b"])
+        loss += 0.5 * (h[0] - tr.target[0, t, 0]) ** 2
+        h[0] = tr.target[0, t, 0]  # forced
+    assert float(ds.loss[0]) == pytest.approx(loss, rel=1e-12)
+    with pytest.raises(ValueError, match="align_with needs update='trial' without teacher forcing"):
+        bp.train(net, task, "rtrl", teacher_forcing=True, align_with="rtrl", n_trials=1)
+
+
+def test_a_network_that_cannot_leave_the_origin_is_refused():
+    task = PeriodicOutput(period=3.0, tau=5.0, input="none")
+    net = bp.LeakyRNN(np.zeros((8, 0)), small_net().params["W_rec"], small_net().params["W_out"],
+                      alpha=0.2, plastic=("W_rec", "W_out"))
+    with pytest.raises(ValueError, match="never leaves the origin: use h0='random'"):
+        bp.train(net, task, "bptt", n_trials=2)
+    ds = bp.train(net, task, "bptt", n_trials=20, h0="random", optimizer=SGD(lr=0.05), seed=0)
+    assert not np.array_equal(ds.W_rec.values, ds.W_rec_initial.values)

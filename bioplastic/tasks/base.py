@@ -7,6 +7,7 @@ parameters when they are built and say which paper they follow.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
@@ -112,12 +113,8 @@ def positive(name: str, value: Any, *, integer: bool = False, allow_zero: bool =
         if integer
         else isinstance(value, (int, float, np.integer, np.floating))
     )
-    if (
-        isinstance(value, bool)
-        or not ok_type
-        or not np.isfinite(value)
-        or (value < 0 if allow_zero else value <= 0)
-    ):
+    finite = ok_type and (isinstance(value, (int, np.integer)) or math.isfinite(value))
+    if isinstance(value, bool) or not finite or (value < 0 if allow_zero else value <= 0):
         kind = "an int" if integer else "a finite number"
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {kind} {bound}; got {value!r}")
