@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bioplastic.config import load_preset
-from bioplastic.sweep import sweep
+from bioplastic.sweeps import sweep
 
 PRESET = Path(__file__).resolve().parent.parent / "models" / "murray2019_periodic.toml"
 

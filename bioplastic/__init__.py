@@ -18,7 +18,7 @@ from .network import PARAM_NAMES, LeakyRNN, Trajectory
 from .objective import NonFiniteError, loss
 from .results import load, save
 from .rules import RULES
-from .sweep import sweep
+from .sweeps import sweep
 from .training import resume, train
 
 __all__ = [

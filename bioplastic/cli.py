@@ -184,7 +184,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .sweep import status, sweep
+    from .sweeps import status, sweep
 
     if args.status:
         st = status(args.status)

@@ -12,10 +12,10 @@ import pytest
 import xarray as xr
 
 import bioplastic as bp
-from bioplastic import sweep as sweep_mod
+from bioplastic import sweeps as sweep_mod
 from bioplastic.cli import main
 from bioplastic.config import load_preset
-from bioplastic.sweep import plan, status, sweep
+from bioplastic.sweeps import plan, status, sweep
 
 PRESET_FILE = Path(__file__).resolve().parent.parent / "models" / "murray2019_periodic.toml"
 SMALL = ["training.n_trials=30", "network.n_rec=6", "training.eval_every=10",
