@@ -61,11 +61,11 @@ def _spec(spec: RuleSpec) -> tuple[str, str, dict[str, Any]]:
         and isinstance(spec[1], Mapping)
     ):
         name, options = spec[0], dict(spec[1])
-        shared = sorted(set(options) & {"seed", "h0", "mask"})
+        shared = sorted(set(options) & {"seed", "h0", "mask", "loss"})
         if shared:
             raise TypeError(
-                f"the options of rule {name!r} may not set {shared}: pass seed, h0 and mask to "
-                "alignment() itself, so that every rule sees the same trials"
+                f"the options of rule {name!r} may not set {shared}: pass seed, h0, mask and "
+                "loss to alignment() itself, so that every rule sees the same trials"
             )
         if not options:
             return name, name, options
@@ -104,6 +104,7 @@ def alignment(
     *,
     h0: ArrayLike | None = None,
     pairwise: bool = False,
+    loss: str = "mse",
 ) -> xr.Dataset:
     """Compare rules' gradient estimates with a reference on the same batch.
 
@@ -120,6 +121,8 @@ def alignment(
         Passed to every rule (random feedback and stochastic rules).
     pairwise:
         Also compute ``pairwise_cosine(rule, rule_b, param)`` between every two rules.
+    loss:
+        ``"mse"`` or ``"softmax_xent"``, as for :func:`bioplastic.gradient`.
 
     Returns
     -------
@@ -138,7 +141,7 @@ def alignment(
     ref_label, ref_name, ref_opts = _spec(reference)
 
     def run(name: str, options: dict[str, Any]) -> dict[str, np.ndarray]:
-        return gradient(net, x, target, mask, rule=name, seed=seed, h0=h0, **options)
+        return gradient(net, x, target, mask, rule=name, seed=seed, h0=h0, loss=loss, **options)
 
     g_ref = run(ref_name, ref_opts)
     estimates = [run(name, opts) for _, name, opts in specs]

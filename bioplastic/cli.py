@@ -287,7 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=30, help="time steps per trial (default 30)")
     p.add_argument("--trials", type=int, default=3, help="trials per batch (default 3)")
     p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("figure", help="make a paper figure (see figures/README.md)", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.command == "figure":
+        from .figures import main as figure_main
+
+        return figure_main(args.rest)
     if args.command == "check":
         return check(args.units, args.steps, args.trials, args.seed)
     try:

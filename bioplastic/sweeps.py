@@ -106,6 +106,21 @@ def _check_grid(base: dict[str, Any], grid: Mapping[str, Sequence[Any]]) -> dict
         raise TypeError(f"grid must be a dict {{key: [values]}}; got {type(grid).__name__}")
     out: dict[str, list] = {}
     for key, values in grid.items():
+        if isinstance(key, str) and "," in key:  # keys that move together: "task.t1,task.t2"
+            parts = [k.strip() for k in key.split(",")]
+            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+                raise TypeError(f"grid[{key!r}] must be a non-empty list of tuples")
+            for v in values:
+                if not isinstance(v, (list, tuple)) or len(v) != len(parts):
+                    raise ValueError(
+                        f"grid[{key!r}] values must be tuples of {len(parts)} values; got {v!r}"
+                    )
+            checked = {}
+            for i, part in enumerate(parts):
+                checked.update(_check_grid(base, {part: [v[i] for v in values]}))
+            names = list(checked)
+            out[",".join(names)] = [tuple(checked[n][j] for n in names) for j in range(len(values))]
+            continue
         full = ALIASES.get(key, key)
         if (
             not isinstance(full, str)
@@ -194,7 +209,8 @@ def plan(
         for seed in seeds:
             config = json.loads(json.dumps(base))
             for k, v in zip(keys, combo):
-                _set(config, k, v)
+                for part, value in zip(k.split(","), v if "," in k else (v,)):
+                    _set(config, part, value)
             config["training"]["seed"] = seed
             blob = json.dumps(config, sort_keys=True)
             run_id = hashlib.sha1(blob.encode()).hexdigest()[:16]
@@ -452,19 +468,25 @@ def combine(out_dir: str | os.PathLike) -> xr.Dataset:
     )
     for name in ("status", "error", "run_id"):
         combined[name] = combined[name].astype(str)
-    names = [k.replace(".", "_") for k in keys] + ["seed"]
+    names = [_dim(k) for k in keys] + ["seed"]
     index = pd.MultiIndex.from_arrays([list(c) for c in zip(*index_rows)], names=names)
     combined = combined.assign_coords(xr.Coordinates.from_pandas_multiindex(index, "run"))
     combined = combined.unstack("run").transpose(*names, ...)
     for name in ("status", "error", "run_id"):
         combined[name] = combined[name].fillna("missing" if name == "status" else "").astype(str)
     combined.attrs = {
-        "grid": json.dumps({k.replace(".", "_"): k for k in keys}),
+        "grid": json.dumps({_dim(k): k for k in keys}),
         "seeds": json.dumps(meta["seeds"]),
         "n_runs": len(meta["runs"]),
         "n_complete": int((combined["status"] == "complete").sum()),
     }
     return combined
+
+
+def _dim(key: str) -> str:
+    """The dimension name of a grid key: ``task.period`` → ``task_period``; keys that move
+    together, ``task.t1,task.t2`` → ``task_t1__task_t2``."""
+    return key.replace(".", "_").replace(",", "__")
 
 
 def _label(v: Any) -> Any:

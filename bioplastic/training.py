@@ -82,6 +82,7 @@ class TrainingConfig:
     teacher_forcing: bool = False
     checkpoint_every: int | None = None
     loss: str | None = None
+    mean_over_time: bool = False
     seed: int = 0
 
     @property
@@ -207,6 +208,7 @@ def train(
     kp_decay: float = 1e-3,
     teacher_forcing: bool = False,
     loss: str | None = None,
+    mean_over_time: bool = False,
     seed: int = 0,
     progress: bool | None = None,
     out: str | os.PathLike | None = None,
@@ -250,6 +252,11 @@ def train(
         Past-facing rules only.
     loss:
         ``"mse"`` or ``"softmax_xent"``; None takes the task's (``task.loss``, else ``"mse"``).
+    mean_over_time:
+        Divide each estimate by the trial's number of steps before the optimiser sees it: the
+        gradient of the loss averaged over time, as in Murray 2019's code (whose learning
+        rates then carry over unchanged across trial lengths).  The recorded losses are
+        unaffected.
     seed:
         Seeds everything random in the run.
     progress:
@@ -291,6 +298,7 @@ def train(
         teacher_forcing=teacher_forcing,
         checkpoint_every=checkpoint_every,
         loss=loss,
+        mean_over_time=mean_over_time,
         seed=seed,
     )
     run = _Run(net, task, settings, optimizer, config or {})
@@ -457,7 +465,7 @@ class _Run:
                 W_outT = np.ascontiguousarray(state.net.params["W_out"].T)
                 _, exact = evaluate(state.net, batch, self.exact, W_outT, state.rngs["rule"])
                 self._record_alignment(state, grads, exact)
-            state.grad_norm.append(self._apply(state, grads))
+            state.grad_norm.append(self._apply(state, grads, trials.n_steps))
             return value
         return self._online_trial(state, trials)
 
@@ -467,10 +475,11 @@ class _Run:
         fb = self.settings.feedback
         return fb == "symmetric" or (fb is None and self.rule.default_feedback == "symmetric")
 
-    def _apply(self, state: _State, grads: dict[str, np.ndarray]) -> float:
+    def _apply(self, state: _State, grads: dict[str, np.ndarray], n_steps: int) -> float:
         """Apply one update; return the norm of the estimate it came from."""
         net = state.net
-        plastic = {k: grads[k] for k in PARAM_NAMES if k in net.plastic}
+        scale = 1.0 / n_steps if self.settings.mean_over_time else 1.0
+        plastic = {k: grads[k] * scale for k in PARAM_NAMES if k in net.plastic}
         _, norm = clip_by_global_norm(plastic, None)
         updates, opt_state = self.optimizer.update(plastic, state.opt_state)
         params = net.params
@@ -559,7 +568,7 @@ class _Run:
                 _reset_sums(rule_state, net)
                 for name, g in grads.items():
                     summed[name] = summed[name] + g if name in summed else g
-                self._apply(state, grads)
+                self._apply(state, grads, T)
                 net = state.net
         if not np.isfinite(total):
             raise NonFiniteError(f"the loss is {total}")

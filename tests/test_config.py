@@ -14,7 +14,7 @@ def test_the_shipped_preset_is_murrays_setup():
     assert p.network.n_rec == 30 and p.network.tau == 10.0
     assert p.task.name == "periodic" and p.task.params["period"] == 20.0
     assert p.rule.name == "rflo" and p.rule.feedback == "random"
-    assert p.optimizer.lr == {"W_rec": 1.5e-4, "W_out": 1.5e-4}
+    assert p.optimizer.lr == {"W_rec": 0.03, "W_out": 0.03} and p.training.mean_over_time
     net, task, opt = build(p)
     assert net.n_rec == 30 and task.n_steps == 200 and net.plastic == {"W_rec", "W_out"}
     assert opt.lr["W_in"] == 0.0

@@ -389,8 +389,8 @@ def test_interrupts_anywhere_in_an_update_resume_bitwise(tmp_path, monkeypatch, 
             return real_eval(self, state, record)
         monkeypatch.setattr(training._Run, "evaluate", patched)
     else:
-        def patched(self, state, grads):
-            norm = real_apply(self, state, grads)  # the update is applied, then Ctrl-C
+        def patched(self, state, grads, n_steps):
+            norm = real_apply(self, state, grads, n_steps)  # the update is applied, then Ctrl-C
             trigger(self, state)
             return norm
         monkeypatch.setattr(training._Run, "_apply", patched)
@@ -461,3 +461,11 @@ def test_a_network_that_cannot_leave_the_origin_is_refused():
         bp.train(net, task, "bptt", n_trials=2)
     ds = bp.train(net, task, "bptt", n_trials=20, h0="random", optimizer=SGD(lr=0.05), seed=0)
     assert not np.array_equal(ds.W_rec.values, ds.W_rec_initial.values)
+
+
+def test_mean_over_time_divides_the_update_by_the_trial_length():
+    a = bp.train(small_net(), TASK, "bptt", optimizer=SGD(lr=0.3), n_trials=3, seed=0,
+                 mean_over_time=True)
+    b = bp.train(small_net(), TASK, "bptt", optimizer=SGD(lr=0.3 / TASK.n_steps), n_trials=3, seed=0)
+    np.testing.assert_allclose(a.W_rec.values, b.W_rec.values, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(a.loss.values[:1], b.loss.values[:1])

@@ -1,0 +1,74 @@
+"""What every paper figure shares: its cache folder, its sweeps, and median ± quartile bands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from ..config import Preset, load_preset  # noqa: E402
+from ..sweeps import sweep  # noqa: E402
+
+__all__ = ["FigureRun", "MODELS", "band", "quartiles", "run_sweep", "plt"]
+
+MODELS = Path(__file__).resolve().parent.parent.parent / "models"
+
+
+@dataclass(frozen=True)
+class FigureRun:
+    """How a figure is being made: its folders, mode and where runs go."""
+
+    name: str
+    out_dir: Path  # the PNG goes here
+    cache: Path  # run files, combined datasets and other results go here
+    quick: bool
+    scheduler: str | None
+    n_workers: int | None
+    progress: bool
+
+    def png(self) -> Path:
+        return self.out_dir / f"{self.name}{'_quick' if self.quick else ''}.png"
+
+
+def run_sweep(
+    fig: FigureRun,
+    part: str,
+    preset: str | Path | Preset,
+    overrides: Sequence[str],
+    grid: dict[str, Sequence[Any]],
+    seeds: Sequence[int],
+) -> xr.Dataset:
+    """One sweep of a figure, cached under ``cache/<part>``; finished runs are reused."""
+    p = preset if isinstance(preset, Preset) else load_preset(MODELS / preset, list(overrides))
+    return sweep(
+        p,
+        grid,
+        seeds,
+        fig.cache / part,
+        fig.scheduler,
+        n_workers=fig.n_workers,
+        progress=fig.progress,
+    )
+
+
+def quartiles(a: xr.DataArray, dim: str = "seed") -> tuple[xr.DataArray, ...]:
+    """Median and 25th/75th percentiles over ``dim`` (NaN runs ignored)."""
+    return (
+        a.median(dim),
+        a.quantile(0.25, dim).drop_vars("quantile"),
+        a.quantile(0.75, dim).drop_vars("quantile"),
+    )
+
+
+def band(ax, x, a: xr.DataArray, label: str, color=None, dim: str = "seed", **kw) -> None:
+    """Plot the median over ``dim`` with a shaded 25–75% band."""
+    med, lo, hi = quartiles(a, dim)
+    (line,) = ax.plot(x, med, label=label, color=color, **kw)
+    ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.25, lw=0)

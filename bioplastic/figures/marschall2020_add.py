@@ -1,0 +1,92 @@
+"""Marschall, Cho & Savin 2020 (JMLR 21), the Add task: test loss against dependency length.
+
+The Add stream (``models/marschall2020_add.toml``): bits held 2 steps, target
+p = 0.5 + 0.5 x(t−d) − 0.25 x(t−d−1) for lags (d, d+1), d ∈ {0, 2, …, 14}, two outputs with
+softmax cross-entropy; N = 32, α = 0.5; online updates every step.  The paper trains 10⁶ steps
+with SGD (lr 1e-4) and 20 seeds; this shorter variant trains 40,000 steps (400 chunks of 100)
+with Adam (lr 1e-3) and 3 seeds.  Rules: RTRL, truncated BPTT (window 30, as the paper's
+F-BPTT), UORO, KF-RTRL, R-KF-RTRL, RFLO (random feedback), e-prop, SnAp-1, and a fixed-W_rec
+baseline (only W_out and b_out learn, with BPTT).  Test loss: cross-entropy per step on fresh
+held-out stream starts after training (chance, always predicting ½, is ln 2 = 0.693).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import FigureRun, plt, run_sweep
+
+NAME = "marschall2020_add"
+PRESET = "marschall2020_add.toml"
+RULES = ["rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "rflo", "eprop", "snap1"]
+EXPECT = (
+    "the exact methods are best; KF-RTRL beats UORO; local rules fall off with longer dependencies"
+)
+
+
+def make(fig: FigureRun) -> dict:
+    ds_ = [0, 4] if fig.quick else list(range(0, 16, 2))
+    seeds = [0] if fig.quick else [0, 1, 2]
+    base = ["training.n_trials=60", "network.n_rec=16"] if fig.quick else []
+    lags = {"task.t1,task.t2": [(d, d + 1) for d in ds_]}
+    main = run_sweep(fig, "rules", PRESET, base, {**lags, "rule": RULES}, seeds)
+    tb = run_sweep(
+        fig, "tbptt", PRESET, [*base, "rule.name=tbptt", "rule.truncation=30"], lags, seeds
+    )
+    fixed = run_sweep(
+        fig,
+        "fixed",
+        PRESET,
+        [
+            *base,
+            "rule.name=bptt",
+            "training.update_every=100",
+            "network.plastic=['W_out', 'b_out']",
+        ],
+        lags,
+        seeds,
+    )
+    chunk = 100
+    curves = {r: main.sel(rule_name=r).eval_loss.isel(evaluation=-1) / chunk for r in RULES}
+    curves["tbptt(30)"] = tb.eval_loss.isel(evaluation=-1) / chunk
+    curves["fixed W_rec"] = fixed.eval_loss.isel(evaluation=-1) / chunk
+    f, ax = plt.subplots(figsize=(8, 5))
+    numbers = {}
+    for i, (label, c) in enumerate(curves.items()):
+        med = c.median("seed").values
+        lo, hi = c.quantile(0.25, "seed").values, c.quantile(0.75, "seed").values
+        style = "-" if label in ("rtrl", "tbptt(30)") else ("--" if label == "fixed W_rec" else "-")
+        (line,) = ax.plot(ds_, med, "o" + style, ms=4, label=label, color=f"C{i}")
+        ax.fill_between(ds_, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+        numbers[f"{label}: test loss per step at d={ds_[0]}, d={ds_[-1]}"] = (
+            float(med[0]),
+            float(med[-1]),
+        )
+    ax.axhline(np.log(2), color="k", ls=":", lw=1, label="chance (ln 2)")
+    ax.set_xlabel("dependency length d (lags d, d+1, in samples)")
+    ax.set_ylabel("test cross-entropy per step")
+    ax.set_title(
+        f"Marschall et al. 2020, Add{' (quick)' if fig.quick else ''}: "
+        f"{len(seeds)} seed(s), median and 25–75%"
+    )
+    ax.legend(frameon=False, fontsize=8, ncol=2)
+    f.tight_layout()
+    fig.out_dir.mkdir(parents=True, exist_ok=True)
+    f.savefig(fig.png(), dpi=100)
+    plt.close(f)
+    return numbers
+
+
+def check(numbers: dict, quick: bool) -> list[str]:
+    def at(label: str, i: int) -> float:
+        return next(v for k, v in numbers.items() if k.startswith(label + ":"))[i]
+
+    bad = []
+    if not at("rtrl", 0) < at("fixed W_rec", 0):
+        bad.append("RTRL does not beat the fixed-W_rec baseline at the shortest lag")
+    if not quick:
+        if not at("kf_rtrl", -1) <= at("uoro", -1):
+            bad.append("KF-RTRL does not beat UORO at the longest lag")
+        if not at("rflo", -1) - at("rflo", 0) > 0:
+            bad.append("RFLO does not fall off with longer dependencies")
+    return bad
