@@ -153,6 +153,14 @@ def _info(args: argparse.Namespace) -> int:
                 f"{p}={float(a.sel(param=p)):.3f}" for p in ("W_rec", "recurrent", "all")
             )
             print(f"cosine with {tr['align_with']} (last {tail} updates): {parts}")
+    if args.brian2_check:
+        from .brian.check import brian2_check
+
+        result = brian2_check(ds, codegen=args.codegen)
+        print(f"brian2:   {result}")
+        if not result.ok():
+            print("error: Brian2 and bioplastic disagree beyond 1e-9", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -278,6 +286,16 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("info", help="summarise a results file")
     p.add_argument("run")
+    p.add_argument(
+        "--brian2-check",
+        action="store_true",
+        help="re-simulate the trained network in Brian2 and report the largest deviation",
+    )
+    p.add_argument(
+        "--codegen",
+        default="numpy",
+        help="Brian2 code generation for --brian2-check: numpy (default), cython, cpp_standalone",
+    )
     p = sub.add_parser("plot", help="plot a results file")
     p.add_argument("run")
     p.add_argument("--out", help="the PNG (default: next to the run)")

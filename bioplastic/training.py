@@ -57,7 +57,7 @@ from .rules.online import Sums
 from .tasks import TASKS, task_config
 from .tasks.base import Trials, positive
 
-__all__ = ["train", "resume"]
+__all__ = ["train", "resume", "held_out"]
 
 UPDATES = ("trial", "online")
 EXACT = ("bptt", "rtrl")
@@ -322,8 +322,7 @@ def resume(path: str | os.PathLike, *, progress: bool | None = None) -> xr.Datas
         return ds
     cfg = config_of(ds)
     settings = Settings(**cfg["training"])
-    task_cfg = dict(cfg["task"])
-    task = TASKS[task_cfg.pop("name")](**task_cfg)
+    task = _task_from(cfg)
     optimizer = _build_optimizer(settings.optimizer)
     net = _net_from(ds)
     run = _Run(net, task, settings, optimizer, cfg.get("preset", {}), initial=_initial_from(ds))
@@ -356,6 +355,31 @@ def resume(path: str | os.PathLike, *, progress: bool | None = None) -> xr.Datas
     state.spectral_radius = list(ds["spectral_radius"].values)
     state.weight_norm = list(ds["weight_norm"].values)
     return run.loop(state, progress, Path(path), eval_initial=ds)
+
+
+def held_out(ds: xr.Dataset) -> tuple[LeakyRNN, Trials, np.ndarray | None]:
+    """The network a saved run ends with, its held-out trials, and its initial state ``h0``
+    (``(unit,)``, or None for zeros): what the run's ``eval_loss`` is computed on."""
+    cfg = config_of(ds)
+    settings = Settings(**cfg["training"])
+    task = _task_from(cfg)
+    net = _net_from(ds)
+    return net, _eval_trials(task, settings), _initial_state(net, settings)
+
+
+def _task_from(cfg: Mapping[str, Any]) -> Any:
+    task_cfg = dict(cfg["task"])
+    return TASKS[task_cfg.pop("name")](**task_cfg)
+
+
+def _eval_trials(task: Any, s: Settings) -> Trials:
+    """The held-out trials: one per condition when the task can list them, else n_eval."""
+    every = getattr(task, "every_condition", None)
+    return every() if every is not None else task.sample(s.n_eval, _streams(s.seed)["eval"])
+
+
+def _initial_state(net: LeakyRNN, s: Settings) -> np.ndarray | None:
+    return None if s.h0 == "zeros" else 0.5 * _streams(s.seed)["h0"].standard_normal(net.n_rec)
 
 
 # --------------------------------------------------------------------------------- the run
@@ -431,14 +455,8 @@ class _Run:
         if s.teacher_forcing:
             self.forced_units = _check_teacher_forcing(net, self.rule)
         self.task, self.settings, self.optimizer = task, s, optimizer
-        # held-out trials: one per condition when the task can list them, else n_eval samples
-        every = getattr(task, "every_condition", None)
-        self.eval_trials = (
-            every() if every is not None else task.sample(s.n_eval, _streams(s.seed)["eval"])
-        )
-        self.h0 = (
-            None if s.h0 == "zeros" else 0.5 * _streams(s.seed)["h0"].standard_normal(net.n_rec)
-        )
+        self.eval_trials = _eval_trials(task, s)
+        self.h0 = _initial_state(net, s)
         self.initial = initial if initial is not None else net.params
         self.config = {
             "training": asdict(s),

@@ -15,6 +15,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
         ("bench_exact.py", "## RTRL"),
         ("bench_rules.py", "| n | run (ms) | bptt |"),
         ("bench_train.py", "| rflo |"),
+        ("bench_brian2.py", "| dt/τ | discrete model"),
     ],
 )
 def test_benchmark_runs_quick(script, expect):
