@@ -27,7 +27,7 @@ from bioplastic.brian import ode_solution, simulate_brian2
 
 def timing(sizes: list[int], n_steps: int, compiled: bool) -> None:
     print(f"## Simulation time, one trial of {n_steps} steps (rate form, tanh, Euler at Δ)\n")
-    print("| N | synapses | net.run (ms) | Brian2 numpy (s) | ratio | cpp_standalone (s) | max dev |")
+    print("| N | synapses | net.run (ms) | Brian2 numpy (s) | ratio | cpp_standalone (s) | dev |")
     print("|---|---|---|---|---|---|---|")
     for n in sizes:
         net = bp.LeakyRNN.random(2, n, 2, tau=10.0, seed=0)

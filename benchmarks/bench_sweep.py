@@ -37,8 +37,15 @@ def main() -> None:
     for workers in (None, 1, 2, 4):
         folder = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
         t0 = time.perf_counter()
-        ds = sweep(preset, grid, seeds, folder, scheduler=None if workers is None else "local",
-                   n_workers=workers, progress=False)
+        ds = sweep(
+            preset,
+            grid,
+            seeds,
+            folder,
+            scheduler=None if workers is None else "local",
+            n_workers=workers,
+            progress=False,
+        )
         wall = time.perf_counter() - t0
         assert ds.attrs["n_complete"] == ds.attrs["n_runs"]
         shutil.rmtree(folder)

@@ -147,7 +147,12 @@ def test_a_run_interrupted_before_its_first_update_still_plots(tmp_path):
                 raise KeyboardInterrupt
             return PeriodicOutput(period=3.0, tau=5.0).sample(n, rng)
 
-    ds = bp.train(bp.LeakyRNN.random(1, 4, 1, tau=5.0), StopAtFirstUpdate(), "rflo", n_trials=5,
-                  align_with="bptt")
+    ds = bp.train(
+        bp.LeakyRNN.random(1, 4, 1, tau=5.0),
+        StopAtFirstUpdate(),
+        "rflo",
+        n_trials=5,
+        align_with="bptt",
+    )
     assert ds.attrs["status"] == "interrupted" and ds.sizes["trial"] == 0
     assert plot_run(ds, tmp_path / "r.png").stat().st_size > 1000

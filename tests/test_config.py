@@ -106,8 +106,9 @@ def test_more_bad_values(override, pattern):
 
 
 def test_none_unsets_an_optional_key():
-    p = load_preset(MODELS / "murray2019_periodic.toml",
-                    ["training.align_with=none", "training.update=online"])
+    p = load_preset(
+        MODELS / "murray2019_periodic.toml", ["training.align_with=none", "training.update=online"]
+    )
     assert p.training.align_with is None and p.training.update == "online"
     with pytest.raises(ValueError, match=r"\[training\] n_trials must be an integer; got None"):
         load_preset(MODELS / "murray2019_periodic.toml", ["training.n_trials=none"])

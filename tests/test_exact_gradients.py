@@ -194,14 +194,17 @@ def test_softmax_xent_gradients_are_exact(form, activation, alpha, data):
     target = rng.dirichlet(np.ones(k), size=p.target.shape[:2])
     fd = {
         name: central_difference(
-            lambda v, name=name: bp.loss(p.net.with_params({name: v}), p.x, target, p.mask,
-                                         h0=p.h0, loss="softmax_xent"),
+            lambda v, name=name: bp.loss(
+                p.net.with_params({name: v}), p.x, target, p.mask, h0=p.h0, loss="softmax_xent"
+            ),
             w,
         )
         for name, w in p.net.params.items()
     }
-    g = {r: bp.gradient(p.net, p.x, target, p.mask, rule=r, h0=p.h0, loss="softmax_xent")
-         for r in ("bptt", "rtrl")}
+    g = {
+        r: bp.gradient(p.net, p.x, target, p.mask, rule=r, h0=p.h0, loss="softmax_xent")
+        for r in ("bptt", "rtrl")
+    }
     assert rel_err(g["rtrl"], g["bptt"]) <= 1e-10
     assert rel_err(g["bptt"], fd) <= 1e-6  # FD of a log-softmax: ~1e-7 at worst here
 
@@ -216,5 +219,7 @@ def test_softmax_xent_value_and_checks():
     assert bp.loss(net, x, target, loss="softmax_xent") == pytest.approx(-logp[..., 0].sum() / 2)
     with pytest.raises(ValueError, match="must be a probability distribution over the outputs"):
         bp.loss(net, x, 2 * target, loss="softmax_xent")
-    with pytest.raises(ValueError, match=r"loss must be one of \['mse', 'softmax_xent'\]; got 'xent'"):
+    with pytest.raises(
+        ValueError, match=r"loss must be one of \['mse', 'softmax_xent'\]; got 'xent'"
+    ):
         bp.gradient(net, x, target, loss="xent")

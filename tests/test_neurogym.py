@@ -28,8 +28,17 @@ def test_neurogym_trials_train():
     np.testing.assert_allclose(a.target.sum(-1), 1.0)  # one-hot ground truth (padding masked)
     assert np.all(a.mask[np.arange(8), a.conditions["length"] - 1] == 1)
     net = bp.LeakyRNN.random(task.n_in, 24, task.n_out, tau=2.0, seed=0)
-    ds = bp.train(net, task, "bptt", optimizer=Adam(lr=1e-2), n_trials=640, batch_size=16,
-                  eval_every=10, n_eval=16, seed=0)
+    ds = bp.train(
+        net,
+        task,
+        "bptt",
+        optimizer=Adam(lr=1e-2),
+        n_trials=640,
+        batch_size=16,
+        eval_every=10,
+        n_eval=16,
+        seed=0,
+    )
     assert ds.eval_loss.values[-1] < 0.5 * ds.eval_loss.values[0]
     with pytest.raises(ValueError, match="NeuroGym cannot make 'NoSuchTask-v0'"):
         from_neurogym("NoSuchTask-v0")

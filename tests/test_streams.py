@@ -7,8 +7,11 @@ import bioplastic as bp
 from bioplastic.optim import Adam
 from bioplastic.tasks import Add, Copy, Mimic
 
-STREAMS = {"add": Add(t1=2, t2=4, hold=2, chunk=9), "copy": Copy(delay=3, chunk=7),
-           "mimic": Mimic(difficulty=3, chunk=8)}
+STREAMS = {
+    "add": Add(t1=2, t2=4, hold=2, chunk=9),
+    "copy": Copy(delay=3, chunk=7),
+    "mimic": Mimic(difficulty=3, chunk=8),
+}
 
 
 @pytest.mark.parametrize("name", STREAMS)
@@ -19,8 +22,9 @@ def test_the_same_seed_gives_the_same_stream_however_it_is_cut(name):
     s2 = task.stream(3, np.random.default_rng(5))
     whole = s2.next(16 + task.chunk)
     for k in ("x", "target"):
-        np.testing.assert_array_equal(np.concatenate([getattr(p, k) for p in pieces], axis=1),
-                                      getattr(whole, k))
+        np.testing.assert_array_equal(
+            np.concatenate([getattr(p, k) for p in pieces], axis=1), getattr(whole, k)
+        )
     other = task.stream(3, np.random.default_rng(6)).next(16)
     assert not np.array_equal(other.x, whole.x[:, :16])
     # a stream saved mid-way continues exactly
@@ -57,8 +61,9 @@ def test_copy_and_mimic_targets():
     h = np.zeros((2, 32))
     for t in range(25):  # the target network from scratch
         h = np.tanh(h @ w["W_rec"].T + x[:, t] @ w["W_in"].T)
-        np.testing.assert_allclose(np.concatenate([a.target, b.target], 1)[:, t], h @ w["W_out"].T,
-                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(
+            np.concatenate([a.target, b.target], 1)[:, t], h @ w["W_out"].T, rtol=1e-12, atol=1e-14
+        )
     sv = np.linalg.svd(w["W_rec"], compute_uv=False)
     np.testing.assert_allclose(sv, 0.6)  # orthogonal × (0.5 + 0.1 d)
 
@@ -81,8 +86,17 @@ def test_bad_stream_parameters(make, pattern):
 def test_online_training_on_add_beats_chance_and_carries_state():
     task = Add(t1=2, t2=4, chunk=100)
     net = bp.LeakyRNN.random(2, 16, 2, tau=2.0, seed=0)
-    ds = bp.train(net, task, "rtrl", update="online", update_every=1, optimizer=Adam(lr=3e-3),
-                  n_trials=120, eval_every=40, seed=0)
+    ds = bp.train(
+        net,
+        task,
+        "rtrl",
+        update="online",
+        update_every=1,
+        optimizer=Adam(lr=3e-3),
+        n_trials=120,
+        eval_every=40,
+        seed=0,
+    )
     chance = 100 * np.log(2)  # always predicting (½, ½)
     assert ds.eval_loss.values[0] > 0.95 * chance  # the untrained network, on fresh streams
     assert ds.loss.values[-20:].mean() < 0.75 * chance
@@ -90,12 +104,28 @@ def test_online_training_on_add_beats_chance_and_carries_state():
         bp.train(net, task, "rtrl", n_trials=2)
 
 
-@pytest.mark.parametrize("rule,opts,every", [("uoro", {}, 5), ("tbptt", {"truncation": 6}, 7),
-                                             ("rtrl", {}, 4), ("bptt", {}, 10), ("kf_rtrl", {}, 3)])
+@pytest.mark.parametrize(
+    "rule,opts,every",
+    [
+        ("uoro", {}, 5),
+        ("tbptt", {"truncation": 6}, 7),
+        ("rtrl", {}, 4),
+        ("bptt", {}, 10),
+        ("kf_rtrl", {}, 3),
+    ],
+)
 def test_interrupted_stream_runs_resume_bitwise(tmp_path, rule, opts, every, monkeypatch):
     task = Mimic(difficulty=2, chunk=20)
-    kw = dict(rule_options=opts, update="online", update_every=every, optimizer=Adam(lr=1e-2),
-              n_trials=30, batch_size=2, eval_every=5, seed=3)
+    kw = dict(
+        rule_options=opts,
+        update="online",
+        update_every=every,
+        optimizer=Adam(lr=1e-2),
+        n_trials=30,
+        batch_size=2,
+        eval_every=5,
+        seed=3,
+    )
     net = bp.LeakyRNN.random(2, 6, 2, tau=2.0, seed=1)
     whole = bp.train(net, task, rule, **kw)
 
@@ -111,7 +141,9 @@ def test_interrupted_stream_runs_resume_bitwise(tmp_path, rule, opts, every, mon
     monkeypatch.setattr(bp.tasks.Stream, "next", interrupting_next)
     out = tmp_path / "run.nc"
     part = bp.train(net, task, rule, out=out, **kw)
-    assert part.attrs["status"] == "interrupted" and part.sizes["trial"] == 5  # call 1 made the held-out trials
+    assert (
+        part.attrs["status"] == "interrupted" and part.sizes["trial"] == 5
+    )  # call 1 made the held-out trials
     monkeypatch.setattr(bp.tasks.Stream, "next", real_next)
     resumed = bp.resume(out)
     assert set(resumed.data_vars) == set(whole.data_vars)
@@ -124,9 +156,21 @@ def test_interrupted_stream_runs_resume_bitwise(tmp_path, rule, opts, every, mon
 def test_a_short_bptt_run_learns_each_stream(name, threshold):
     """BPTT online with a 20-step window (F-BPTT) lowers the held-out loss below `threshold`
     times the untrained network's."""
-    task = {"add": Add(t1=2, t2=3, chunk=100), "copy": Copy(delay=2, chunk=100),
-            "mimic": Mimic(difficulty=1, chunk=100)}[name]
+    task = {
+        "add": Add(t1=2, t2=3, chunk=100),
+        "copy": Copy(delay=2, chunk=100),
+        "mimic": Mimic(difficulty=1, chunk=100),
+    }[name]
     net = bp.LeakyRNN.random(2, 24, 2, tau=1.5, seed=0)
-    ds = bp.train(net, task, "bptt", update="online", update_every=20, optimizer=Adam(lr=5e-3),
-                  n_trials=80, eval_every=40, seed=0)
+    ds = bp.train(
+        net,
+        task,
+        "bptt",
+        update="online",
+        update_every=20,
+        optimizer=Adam(lr=5e-3),
+        n_trials=80,
+        eval_every=40,
+        seed=0,
+    )
     assert ds.eval_loss.values[-1] < threshold * ds.eval_loss.values[0]

@@ -18,8 +18,12 @@ from bioplastic.config import load_preset
 from bioplastic.sweeps import plan, status, sweep
 
 PRESET_FILE = Path(__file__).resolve().parent.parent / "models" / "murray2019_periodic.toml"
-SMALL = ["training.n_trials=30", "network.n_rec=6", "training.eval_every=10",
-         "training.align_with='rtrl'"]
+SMALL = [
+    "training.n_trials=30",
+    "network.n_rec=6",
+    "training.eval_every=10",
+    "training.align_with='rtrl'",
+]
 GRID = {"rule": ["bptt", "rflo"], "task.period": [2.0, 3.0]}
 
 
@@ -55,8 +59,9 @@ def test_one_labelled_dataset(serial):
     # each run file is the run itself
     spec = plan(preset(), {"rule": ["rflo"], "task.period": [3.0]}, [1])[0]
     run = bp.load(out / f"{spec.run_id}.nc")
-    np.testing.assert_array_equal(run.loss.values,
-                                  ds.loss.sel(rule_name="rflo", task_period=3.0, seed=1).values)
+    np.testing.assert_array_equal(
+        run.loss.values, ds.loss.sel(rule_name="rflo", task_period=3.0, seed=1).values
+    )
     failures = json.loads((out / "failures.json").read_text())
     assert len(failures) == 4 and all(f["point"]["task.period"] == 0.01 for f in failures.values())
     lazy = xr.open_mfdataset(out / "combined.nc")
@@ -134,8 +139,14 @@ def test_local_cluster_gives_the_serial_result_and_records_failures(tmp_path, se
 
 
 def test_divergence_is_recorded_and_the_others_complete(tmp_path):
-    ds = sweep(preset(), {"optimizer.lr": [1e-4, 1e6]}, seeds=[0], out_dir=tmp_path,
-               scheduler="threads", n_workers=2)
+    ds = sweep(
+        preset(),
+        {"optimizer.lr": [1e-4, 1e6]},
+        seeds=[0],
+        out_dir=tmp_path,
+        scheduler="threads",
+        n_workers=2,
+    )
     assert ds.status.sel(optimizer_lr=1e-4).item() == "complete"
     assert ds.status.sel(optimizer_lr=1e6).item() == "diverged"
     failures = json.loads((tmp_path / "failures.json").read_text())
@@ -146,15 +157,21 @@ def test_divergence_is_recorded_and_the_others_complete(tmp_path):
 def test_a_killed_worker_loses_no_finished_run(tmp_path):
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None, host="127.0.0.1")
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    )
     client = Client(cluster)
     p = preset("training.n_trials=300", "training.align_with='bptt'")
     result = {}
 
     def go():
-        result["ds"] = sweep(p, {"rule": ["bptt", "rflo", "eprop", "snap1"]}, [0, 1], tmp_path,
-                             scheduler=cluster.scheduler_address)
+        result["ds"] = sweep(
+            p,
+            {"rule": ["bptt", "rflo", "eprop", "snap1"]},
+            [0, 1],
+            tmp_path,
+            scheduler=cluster.scheduler_address,
+        )
 
     thread = threading.Thread(target=go)
     thread.start()
@@ -181,13 +198,38 @@ def test_a_killed_worker_loses_no_finished_run(tmp_path):
 @pytest.mark.parametrize(
     "grid, seeds, exc, pattern",
     [
-        ({"task.perod": [1.0]}, [0], ValueError, r"grid key 'task.perod': the task\(s\) \['periodic'\] have no parameter 'perod'"),
-        ({"training.n_trials": [2.5]}, [0], ValueError, r"grid\['training.n_trials'\] values must be an integer; got 2.5"),
+        (
+            {"task.perod": [1.0]},
+            [0],
+            ValueError,
+            r"grid key 'task.perod': the task\(s\) \['periodic'\] have no parameter 'perod'",
+        ),
+        (
+            {"training.n_trials": [2.5]},
+            [0],
+            ValueError,
+            r"grid\['training.n_trials'\] values must be an integer; got 2.5",
+        ),
         ({"nonsense": [1]}, [0], ValueError, r"grid key 'nonsense' must be table.key"),
-        ({"training.n_trial": [1]}, [0], ValueError, r"grid key 'training.n_trial' is not a key of \[training\]"),
+        (
+            {"training.n_trial": [1]},
+            [0],
+            ValueError,
+            r"grid key 'training.n_trial' is not a key of \[training\]",
+        ),
         ({"rule": "bptt"}, [0], TypeError, r"grid\['rule'\] must be a non-empty list of values"),
-        ({"rule.truncation": [3]}, [0], ValueError, r"grid key 'rule.truncation' is not an option of the rule\(s\) \['rflo'\]"),
-        ({"rule": ["bptt"]}, [-1], ValueError, r"seeds must be a non-empty list of non-negative ints"),
+        (
+            {"rule.truncation": [3]},
+            [0],
+            ValueError,
+            r"grid key 'rule.truncation' is not an option of the rule\(s\) \['rflo'\]",
+        ),
+        (
+            {"rule": ["bptt"]},
+            [-1],
+            ValueError,
+            r"seeds must be a non-empty list of non-negative ints",
+        ),
     ],
 )
 def test_bad_grids_name_the_key(tmp_path, grid, seeds, exc, pattern):
@@ -197,15 +239,33 @@ def test_bad_grids_name_the_key(tmp_path, grid, seeds, exc, pattern):
 
 def test_an_unreachable_scheduler_fails_fast(tmp_path):
     t0 = time.time()
-    with pytest.raises(ConnectionError, match=r"cannot reach the dask scheduler at tcp://127.0.0.1:9 within 2 s"):
+    with pytest.raises(
+        ConnectionError, match=r"cannot reach the dask scheduler at tcp://127.0.0.1:9 within 2 s"
+    ):
         sweep(preset(), {"rule": ["bptt"]}, [0], tmp_path, scheduler="tcp://127.0.0.1:9", timeout=2)
     assert time.time() - t0 < 30
 
 
 def test_cli_sweep_and_status(tmp_path, capsys):
-    code = main(["sweep", str(PRESET_FILE), "--grid", "rule=bptt,rflo", "--seeds", "0:2",
-                 "--set", "training.n_trials=20", "--set", "network.n_rec=6", "--out",
-                 str(tmp_path), "--scheduler", "serial", "--no-progress"])
+    code = main(
+        [
+            "sweep",
+            str(PRESET_FILE),
+            "--grid",
+            "rule=bptt,rflo",
+            "--seeds",
+            "0:2",
+            "--set",
+            "training.n_trials=20",
+            "--set",
+            "network.n_rec=6",
+            "--out",
+            str(tmp_path),
+            "--scheduler",
+            "serial",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     assert "4 of 4 runs complete" in capsys.readouterr().out
     assert main(["sweep", "--status", str(tmp_path)]) == 0

@@ -357,8 +357,9 @@ def test_overflowing_simulation_is_saved_as_diverged(tmp_path):
     net = bp.LeakyRNN.random(1, 8, 1, tau=5.0, activation="linear")
     out = tmp_path / "lin.nc"
     with pytest.warns(RuntimeWarning, match="diverged"):
-        ds = bp.train(net, TASK, "bptt", optimizer=SGD(lr=10.0), n_trials=200, eval_every=3,
-                      out=out, seed=0)
+        ds = bp.train(
+            net, TASK, "bptt", optimizer=SGD(lr=10.0), n_trials=200, eval_every=3, out=out, seed=0
+        )
     assert ds.attrs["status"] == "diverged" and bp.load(out).attrs["status"] == "diverged"
 
 
@@ -377,22 +378,31 @@ class Once:
 @pytest.mark.parametrize("where", ["evaluate", "apply", "online_apply"])
 def test_interrupts_anywhere_in_an_update_resume_bitwise(tmp_path, monkeypatch, where):
     online = where == "online_apply"
-    kw = dict(n_trials=24, eval_every=4, optimizer=Adam(lr=1e-2), seed=2,
-              **({"update": "online", "update_every": 5} if online else {"align_with": "bptt"}))
+    kw = dict(
+        n_trials=24,
+        eval_every=4,
+        optimizer=Adam(lr=1e-2),
+        seed=2,
+        **({"update": "online", "update_every": 5} if online else {"align_with": "bptt"}),
+    )
     whole = bp.train(small_net(), TASK, "rflo", **kw)
     out = tmp_path / "run.nc"
     real_eval, real_apply = training._Run.evaluate, training._Run._apply
     trigger = Once(lambda self, state, *a: state.done == 12)
     if where == "evaluate":
+
         def patched(self, state, record=True):
             trigger(self, state)
             return real_eval(self, state, record)
+
         monkeypatch.setattr(training._Run, "evaluate", patched)
     else:
+
         def patched(self, state, grads, n_steps):
             norm = real_apply(self, state, grads, n_steps)  # the update is applied, then Ctrl-C
             trigger(self, state)
             return norm
+
         monkeypatch.setattr(training._Run, "_apply", patched)
     part = bp.train(small_net(), TASK, "rflo", out=out, **kw)
     assert part.attrs["status"] == "interrupted" and trigger.fired
@@ -405,22 +415,33 @@ def test_float32_runs_resume_in_float32(tmp_path):
     whole = bp.train(net, TASK, "bptt", n_trials=20, optimizer=SGD(lr=0.01), seed=0)
     assert whole.W_rec.dtype == np.float32
     out = tmp_path / "run.nc"
-    part = bp.train(net, Interrupting(TASK, at=8), "bptt", n_trials=20, optimizer=SGD(lr=0.01),
-                    seed=0, out=out)
+    part = bp.train(
+        net, Interrupting(TASK, at=8), "bptt", n_trials=20, optimizer=SGD(lr=0.01), seed=0, out=out
+    )
     assert part.attrs["status"] == "interrupted"
     data_vars_equal(bp.resume(out), whole)
 
 
 def test_recorded_statistics_mean_what_they_say():
-    ds = bp.train(small_net(), TASK, "rflo", n_trials=12, eval_every=4, align_with="bptt",
-                  optimizer=SGD(lr=0.02), seed=1)
+    ds = bp.train(
+        small_net(),
+        TASK,
+        "rflo",
+        n_trials=12,
+        eval_every=4,
+        align_with="bptt",
+        optimizer=SGD(lr=0.02),
+        seed=1,
+    )
     W = ds.W_rec.values
     assert float(ds.spectral_radius[-1]) == pytest.approx(np.max(np.abs(np.linalg.eigvals(W))))
-    np.testing.assert_allclose(ds.weight_norm[-1].values,
-                               [np.linalg.norm(ds[k].values) for k in bp.PARAM_NAMES])
+    np.testing.assert_allclose(
+        ds.weight_norm[-1].values, [np.linalg.norm(ds[k].values) for k in bp.PARAM_NAMES]
+    )
     # one update: grad_norm is the norm of the rule's estimate, norm_ratio its norm over BPTT's
-    one = bp.train(small_net(), TASK, "rflo", n_trials=1, align_with="bptt", optimizer=SGD(lr=0.02),
-                   seed=1)
+    one = bp.train(
+        small_net(), TASK, "rflo", n_trials=1, align_with="bptt", optimizer=SGD(lr=0.02), seed=1
+    )
     streams = training._streams(1)
     trials = TASK.sample(1, streams["task"])
     net = small_net()
@@ -438,8 +459,17 @@ def test_teacher_forcing_replaces_the_read_out_units_by_their_targets():
     after every step."""
     task = PeriodicOutput(period=10, tau=1, dt=1)
     net = williams_zipser_net()
-    ds = bp.train(net, task, "rtrl", teacher_forcing=True, update="online", update_every=1,
-                  optimizer=SGD(lr=0.0), n_trials=1, seed=0)
+    ds = bp.train(
+        net,
+        task,
+        "rtrl",
+        teacher_forcing=True,
+        update="online",
+        update_every=1,
+        optimizer=SGD(lr=0.0),
+        n_trials=1,
+        seed=0,
+    )
     tr = task.sample(1)
     p = net.params
     h = np.zeros(6)
@@ -455,8 +485,13 @@ def test_teacher_forcing_replaces_the_read_out_units_by_their_targets():
 
 def test_a_network_that_cannot_leave_the_origin_is_refused():
     task = PeriodicOutput(period=3.0, tau=5.0, input="none")
-    net = bp.LeakyRNN(np.zeros((8, 0)), small_net().params["W_rec"], small_net().params["W_out"],
-                      alpha=0.2, plastic=("W_rec", "W_out"))
+    net = bp.LeakyRNN(
+        np.zeros((8, 0)),
+        small_net().params["W_rec"],
+        small_net().params["W_out"],
+        alpha=0.2,
+        plastic=("W_rec", "W_out"),
+    )
     with pytest.raises(ValueError, match="never leaves the origin: use h0='random'"):
         bp.train(net, task, "bptt", n_trials=2)
     ds = bp.train(net, task, "bptt", n_trials=20, h0="random", optimizer=SGD(lr=0.05), seed=0)
@@ -464,8 +499,11 @@ def test_a_network_that_cannot_leave_the_origin_is_refused():
 
 
 def test_mean_over_time_divides_the_update_by_the_trial_length():
-    a = bp.train(small_net(), TASK, "bptt", optimizer=SGD(lr=0.3), n_trials=3, seed=0,
-                 mean_over_time=True)
-    b = bp.train(small_net(), TASK, "bptt", optimizer=SGD(lr=0.3 / TASK.n_steps), n_trials=3, seed=0)
+    a = bp.train(
+        small_net(), TASK, "bptt", optimizer=SGD(lr=0.3), n_trials=3, seed=0, mean_over_time=True
+    )
+    b = bp.train(
+        small_net(), TASK, "bptt", optimizer=SGD(lr=0.3 / TASK.n_steps), n_trials=3, seed=0
+    )
     np.testing.assert_allclose(a.W_rec.values, b.W_rec.values, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(a.loss.values[:1], b.loss.values[:1])

@@ -1,4 +1,4 @@
-"""Re-simulate a saved run's trained network in Brian2 (``bioplastic info RUN.nc --brian2-check``)."""
+"""Re-simulate a saved run's trained network in Brian2 (``bioplastic info --brian2-check``)."""
 
 from __future__ import annotations
 
