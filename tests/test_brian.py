@@ -3,8 +3,10 @@ bioplastic's own online RFLO."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import brian2 as b2
 import numpy as np
@@ -291,6 +293,33 @@ def test_rflo_in_brian2_bad_input():
         rflo_brian2(net, x, y[:, :5], B, 0.1)
     with pytest.raises(ValueError, match="lr"):
         rflo_brian2(net, x, y, B, -1.0)
+
+
+def test_the_plain_brian2_example_is_the_same_rule():
+    """examples/rflo_in_brian2.py (plain Brian2, for users to adapt) learns what
+    rflo_brian2 learns (and so what bp.train's online RFLO learns)."""
+    path = Path(__file__).resolve().parent.parent / "examples" / "rflo_in_brian2.py"
+    spec = importlib.util.spec_from_file_location("rflo_in_brian2", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    N, T, n_trials = 10, 40, 3
+    rng = np.random.default_rng(0)
+    W_in, W_rec = rng.standard_normal((N, 2)), 1.5 * rng.standard_normal((N, N)) / np.sqrt(N)
+    W_out, B = rng.standard_normal((2, N)) / np.sqrt(N), rng.standard_normal((N, 2))
+    x, target = rng.standard_normal((T, 2)), rng.standard_normal((T, 2))
+    W_rec_new, W_out_new, y = example.rflo(W_in, W_rec, W_out, B, x, target, n_trials)
+    net = bp.LeakyRNN(W_in, W_rec, W_out, alpha=0.1, plastic=("W_rec", "W_out"))
+    want = rflo_brian2(
+        net,
+        np.tile(x, (n_trials, 1, 1)),
+        np.tile(target, (n_trials, 1, 1)),
+        B,
+        {"W_rec": 0.05, "W_out": 0.02},
+    )
+    assert np.abs(W_rec_new - W_rec).max() > 1e-3
+    assert np.abs(W_rec_new - want.net.params["W_rec"]).max() < 1e-12
+    assert np.abs(W_out_new - want.net.params["W_out"]).max() < 1e-12
+    assert np.abs(y - want.trajectory.outputs).max() < 1e-12
 
 
 # ------------------------------------------------------------------ the CLI check
