@@ -26,7 +26,7 @@ from ._version import __version__
 from .gradient import gradient
 from .network import PARAM_NAMES, LeakyRNN
 
-__all__ = ["alignment", "RECURRENT", "PARAM_GROUPS"]
+__all__ = ["alignment", "rule_label", "RECURRENT", "PARAM_GROUPS"]
 
 RECURRENT = ("W_in", "W_rec", "b")
 #: the ``param`` coordinate: each parameter, the recurrent block, and everything
@@ -75,6 +75,11 @@ def _spec(spec: RuleSpec) -> tuple[str, str, dict[str, Any]]:
         "each rule must be a name such as 'rflo' or a (name, options) pair such as "
         f"('tbptt', {{'truncation': 10}}); got {spec!r}"
     )
+
+
+def rule_label(spec: RuleSpec) -> str:
+    """The label a rule spec gets in :func:`alignment`'s ``rule`` coordinate."""
+    return _spec(spec)[0]
 
 
 def _flat(g: Mapping[str, np.ndarray], group: tuple[str, ...]) -> np.ndarray:

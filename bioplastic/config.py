@@ -6,8 +6,9 @@ A preset has five tables::
     [task]       name, then the task's own parameters (e.g. period for "periodic")
     [rule]       name, feedback, options
     [optimizer]  name ("sgd" or "adam"), lr (a number or a table per parameter), clip_norm, ...
-    [training]   n_trials, batch_size, update, update_every, align_with, eval_every, n_eval,
-                 h0, kp_decay, teacher_forcing, checkpoint_every, seed
+    [training]   n_trials, batch_size, update, update_every, align_with, probe, eval_every,
+                 n_eval, h0, kp_decay, teacher_forcing, checkpoint_every, loss,
+                 mean_over_time, seed
 
 An unknown key, a value of the wrong type or out of range raises a ``ValueError`` that names
 ``[table] key``, what was given and what is accepted.  TOML has no null: leave a key out to
@@ -129,9 +130,8 @@ def _type_name(tp: Any) -> str:
         return f"a list of {_type_name(typing.get_args(tp)[0])}"
     if origin is dict:
         return f"a table of {_type_name(typing.get_args(tp)[1])}"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
-        tp, getattr(tp, "__name__", str(tp))
-    )
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+    return {**names, Any: "values"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
 def _section(name: str, cls: type, table: Any) -> Any:

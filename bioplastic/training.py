@@ -32,7 +32,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from ._validate import one_of
 from ._version import __version__
-from .alignment import PARAM_GROUPS
+from .alignment import PARAM_GROUPS, RuleSpec, alignment, rule_label
 from .gradient import evaluate
 from .network import PARAM_NAMES, LeakyRNN
 from .objective import LOSSES, NonFiniteError, error_and_loss, loss_value, prepare
@@ -62,6 +62,14 @@ __all__ = ["train", "resume", "held_out"]
 UPDATES = ("trial", "online")
 EXACT = ("bptt", "rtrl")
 STREAMS = ("task", "rule", "feedback", "eval", "h0")
+EVAL_RECORDS = (
+    "eval_at",
+    "eval_loss",
+    "spectral_radius",
+    "weight_norm",
+    "probe_cosine",
+    "probe_pairwise",
+)
 CHECKPOINT_SECONDS = 30.0  # the default checkpoint interval, in wall-clock time
 
 
@@ -75,6 +83,7 @@ class TrainingConfig:
     update: str = "trial"
     update_every: int | None = None
     align_with: str | None = None
+    probe: list[str | dict[str, Any]] = field(default_factory=list)
     eval_every: int = 100
     n_eval: int = 4
     h0: str = "zeros"
@@ -134,6 +143,8 @@ class _State:
     eval_loss: list = field(default_factory=list)
     spectral_radius: list = field(default_factory=list)
     weight_norm: list = field(default_factory=list)
+    probe_cosine: list = field(default_factory=list)
+    probe_pairwise: list = field(default_factory=list)
     status: str = "running"
     message: str = ""
     # continuing streams: what carries over from one chunk to the next
@@ -172,7 +183,7 @@ class _State:
         self.h, self.rule_state = h, copy.deepcopy(rule_state, memo={id(rng): rng})
         for name in ("loss", "grad_norm", "readout_alignment", "alignment", "norm_ratio"):
             del getattr(self, name)[done:]
-        for name in ("eval_at", "eval_loss", "spectral_radius", "weight_norm"):
+        for name in EVAL_RECORDS:
             del getattr(self, name)[n_eval:]
 
 
@@ -202,6 +213,7 @@ def train(
     update: str = "trial",
     update_every: int | None = None,
     align_with: str | None = None,
+    probe: Sequence[str | Mapping[str, Any]] = (),
     eval_every: int = 100,
     n_eval: int = 4,
     h0: str = "zeros",
@@ -237,6 +249,12 @@ def train(
     align_with:
         None, ``"bptt"`` or ``"rtrl"``: record each update's cosine with, and norm relative
         to, the exact gradient on the same trials (``update="trial"`` only).
+    probe:
+        Rules to compare with the exact gradient at every evaluation, on the held-out trials
+        and the weights of the moment, whatever rule trains: names (``"rflo"``) or tables
+        with a ``name`` and options (``{"name": "tbptt", "truncation": 10}``).  Records
+        ``probe_cosine (evaluation, probe, param)`` with BPTT and ``probe_pairwise
+        (evaluation, probe, probe_b, param)`` between the rules (:func:`bioplastic.alignment`).
     eval_every, n_eval:
         Every ``eval_every`` updates (and at the start and end), run fixed held-out trials and
         record their loss, the spectral radius of ``W_rec`` and the weight norms.  The
@@ -291,6 +309,7 @@ def train(
         update=update,
         update_every=update_every,
         align_with=align_with,
+        probe=[p if isinstance(p, str) else dict(p) for p in probe],
         eval_every=eval_every,
         n_eval=n_eval,
         h0=h0,
@@ -354,6 +373,9 @@ def resume(path: str | os.PathLike, *, progress: bool | None = None) -> xr.Datas
     state.eval_loss = list(ds["eval_loss"].values)
     state.spectral_radius = list(ds["spectral_radius"].values)
     state.weight_norm = list(ds["weight_norm"].values)
+    if "probe_cosine" in ds:
+        state.probe_cosine = list(ds["probe_cosine"].values)
+        state.probe_pairwise = list(ds["probe_pairwise"].values)
     return run.loop(state, progress, Path(path), eval_initial=ds)
 
 
@@ -452,6 +474,10 @@ class _Run:
             )
         self.rule = make_rule(s.rule, s.rule_options)
         self.exact = None if s.align_with is None else make_rule(s.align_with, {})
+        self.probe = _probe_specs(s.probe)
+        self.probe_labels = [rule_label(p) for p in self.probe]
+        if len(set(self.probe_labels)) != len(self.probe_labels):
+            raise ValueError(f"probe rules must be distinct; got {self.probe_labels}")
         if s.teacher_forcing:
             self.forced_units = _check_teacher_forcing(net, self.rule)
         self.task, self.settings, self.optimizer = task, s, optimizer
@@ -606,6 +632,21 @@ class _Run:
         trace = net.forward(batch.x, batch.h0)
         if record:
             p = net.params
+            if self.probe:
+                a = alignment(
+                    net,
+                    ev.x,
+                    ev.target,
+                    self.probe,
+                    reference="bptt",
+                    mask=ev.mask,
+                    seed=self.settings.seed + len(state.eval_loss),
+                    h0=self.h0,
+                    pairwise=True,
+                    loss=self.loss,
+                )
+                state.probe_cosine.append(a["cosine"].values)
+                state.probe_pairwise.append(a["pairwise_cosine"].values)
             state.eval_at.append(self.settings.seen(state.done))
             state.eval_loss.append(loss_value(trace, batch))
             state.spectral_radius.append(float(np.max(np.abs(np.linalg.eigvals(p["W_rec"])))))
@@ -777,6 +818,18 @@ class _Run:
                 {"long_name": "dt / tau"},
             ),
         }
+        if self.probe:
+            n_p, n_g = len(self.probe), len(groups)
+            data["probe_cosine"] = (
+                ("evaluation", "probe", "param"),
+                np.asarray(state.probe_cosine[:n_eval_records], float).reshape(-1, n_p, n_g),
+                {"long_name": "cosine of each probed rule with the BPTT gradient", "units": "1"},
+            )
+            data["probe_pairwise"] = (
+                ("evaluation", "probe", "probe_b", "param"),
+                np.asarray(state.probe_pairwise[:n_eval_records], float).reshape(-1, n_p, n_p, n_g),
+                {"long_name": "cosine between two probed rules' estimates", "units": "1"},
+            )
         if self.exact is not None:
             data["alignment"] = (
                 ("trial", "param"),
@@ -828,6 +881,7 @@ class _Run:
             ),
             "param": groups,
             "weight": list(PARAM_NAMES),
+            **({"probe": self.probe_labels, "probe_b": self.probe_labels} if self.probe else {}),
             "stage": stages,
             "time": ("time", ev.dt * np.arange(1, ev.n_steps + 1), {"units": "dt"}),
         }
@@ -918,6 +972,26 @@ def _reset_sums(rule_state: Any, net: LeakyRNN) -> None:
     if hasattr(rule_state, "steps"):
         rule_state.steps.clear()
     rule_state.sums = Sums.zeros(net)
+
+
+def _probe_specs(probe: Any) -> list[RuleSpec]:
+    """``probe`` entries (names, or tables with a name and options) as alignment() specs."""
+    if not isinstance(probe, (list, tuple)):
+        raise ValueError(f"probe must be a list of rule names or tables; got {probe!r}")
+    specs: list[RuleSpec] = []
+    for p in probe:
+        if isinstance(p, str):
+            name, options = p, {}
+        elif isinstance(p, Mapping) and isinstance(p.get("name"), str):
+            name, options = p["name"], {k: v for k, v in p.items() if k != "name"}
+        else:
+            raise ValueError(
+                "each probe entry must be a rule name such as 'rflo' or a table with a name, "
+                f"such as {{name = 'tbptt', truncation = 10}}; got {p!r}"
+            )
+        make_rule(name, {k: v for k, v in options.items() if k != "feedback"})
+        specs.append((name, options) if options else name)
+    return specs
 
 
 def _check_teacher_forcing(net: LeakyRNN, rule: Any) -> list[int]:

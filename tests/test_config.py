@@ -98,11 +98,21 @@ def test_every_shipped_preset_loads_and_builds(preset):
         ("network.dt=0", r"\[network\] dt must be a finite number > 0; got 0"),
         ("optimizer.beta1=0.5", r"\[optimizer\] \['beta1'\] apply to name = \"adam\" only"),
         ("training.seed=-1", r"\[training\] seed must be a non-negative int; got -1"),
+        ("training.probe=3", r"\[training\] probe must be a list of a string or a table"),
+        ("training.probe=['nope']", r"\[training\] rule must be one of"),
     ],
 )
 def test_more_bad_values(override, pattern):
     with pytest.raises(ValueError, match=pattern):
         load_preset(MODELS / "murray2019_periodic.toml", [override])
+
+
+def test_probe_takes_names_and_tables():
+    p = load_preset(
+        MODELS / "murray2019_periodic.toml",
+        ["training.probe=['rflo', {name = 'tbptt', truncation = 10}]"],
+    )
+    assert p.training.probe == ["rflo", {"name": "tbptt", "truncation": 10}]
 
 
 def test_none_unsets_an_optional_key():

@@ -249,6 +249,10 @@ def test_clipping_holds_during_training():
         ({"optimizer": "adam"}, TypeError, r"optimizer must be bioplastic.optim.SGD or Adam"),
         ({"seed": -2}, ValueError, r"seed must be a non-negative int"),
         ({"out": "run.csv"}, ValueError, r"out must end in .nc"),
+        ({"probe": ["rflo", "nope"]}, ValueError, r"rule must be one of .*'rflo'"),
+        ({"probe": [{"truncation": 3}]}, ValueError, r"probe entry must be a rule name.*name"),
+        ({"probe": ["rflo", "rflo"]}, ValueError, r"probe rules must be distinct"),
+        ({"probe": [{"name": "tbptt", "window": 3}]}, TypeError, r"window"),
     ],
 )
 def test_bad_training_arguments(kwargs, exc, pattern):
@@ -301,8 +305,10 @@ def test_interrupt_saves_and_resume_is_bitwise_identical(tmp_path, rule, optimiz
         seed=5,
         align_with="bptt",
         feedback="adaptive",
+        probe=["eprop", {"name": "tbptt", "truncation": 4}],
     )
     whole = bp.train(small_net(), TASK, rule, **kw)
+    assert whole.sizes["probe"] == 2
     out = tmp_path / "run.nc"
     monkeypatch.setattr("bioplastic.training.task_config", lambda t: bp.tasks.task_config(TASK))
     # the eval trials are sampled first (call 1); interrupt inside update 13
@@ -507,3 +513,20 @@ def test_mean_over_time_divides_the_update_by_the_trial_length():
     )
     np.testing.assert_allclose(a.W_rec.values, b.W_rec.values, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(a.loss.values[:1], b.loss.values[:1])
+
+
+def test_probe_records_each_rule_s_alignment_at_every_evaluation():
+    """probe_cosine at the end is bp.alignment() of the final weights on the held-out trials."""
+    probe = ["rflo", {"name": "tbptt", "truncation": 4}, "uoro"]
+    ds = bp.train(small_net(), TASK, "bptt", n_trials=30, eval_every=10, probe=probe, seed=2)
+    assert ds["probe_cosine"].dims == ("evaluation", "probe", "param")
+    assert list(ds["probe"].values) == ["rflo", "tbptt(truncation=4)", "uoro"]
+    assert ds.sizes["evaluation"] == 4
+    net, trials, h0 = training.held_out(ds)
+    specs = ["rflo", ("tbptt", {"truncation": 4}), "uoro"]
+    want = bp.alignment(net, trials.x, trials.target, specs, seed=2 + 3, h0=h0, pairwise=True)
+    np.testing.assert_array_equal(ds["probe_cosine"].values[-1], want["cosine"].values)
+    np.testing.assert_array_equal(ds["probe_pairwise"].values[-1], want["pairwise_cosine"].values)
+    # the probe only observes: training is unchanged
+    plain = bp.train(small_net(), TASK, "bptt", n_trials=30, eval_every=10, seed=2)
+    np.testing.assert_array_equal(plain["W_rec"].values, ds["W_rec"].values)
