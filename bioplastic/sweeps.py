@@ -322,7 +322,8 @@ def sweep(
     _write_json(
         out / "sweep.json",
         {
-            "grid": {k: sorted({json.dumps(s.point[k]) for s in specs}) for k in keys},
+            # each key's values in the grid's order (the combined dataset keeps it)
+            "grid": {k: list(dict.fromkeys(json.dumps(s.point[k]) for s in specs)) for k in keys},
             "keys": keys,
             "seeds": sorted({s.seed for s in specs}),
             "runs": {s.run_id: {"point": s.point, "seed": s.seed} for s in specs},
@@ -472,6 +473,9 @@ def combine(out_dir: str | os.PathLike) -> xr.Dataset:
     index = pd.MultiIndex.from_arrays([list(c) for c in zip(*index_rows)], names=names)
     combined = combined.assign_coords(xr.Coordinates.from_pandas_multiindex(index, "run"))
     combined = combined.unstack("run").transpose(*names, ...)
+    # unstack sorts each dimension's labels; put them back in the order of the grid
+    order = {_dim(k): [_label(json.loads(v)) for v in meta["grid"][k]] for k in keys}
+    combined = combined.reindex(order)
     for name in ("status", "error", "run_id"):
         combined[name] = combined[name].fillna("missing" if name == "status" else "").astype(str)
     combined.attrs = {

@@ -50,6 +50,7 @@ def test_one_labelled_dataset(serial):
     out, ds = serial
     assert ds.status.dims == ("rule_name", "task_period", "seed")
     assert list(ds.rule_name.values) == ["bptt", "rflo"] and list(ds.seed.values) == [0, 1]
+    assert list(ds.task_period.values) == [2.0, 3.0, 0.01]  # the grid's order, not sorted
     assert ds.loss.dims[:3] == ("rule_name", "task_period", "seed")
     st = ds.status.sel(task_period=[2.0, 3.0])
     assert (st == "complete").all()
