@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -83,6 +84,35 @@ def _toml_layout(preset: Preset) -> dict[str, Any]:
         "rule": rule,
         "optimizer": d["optimizer"],
         "training": d["training"],
+    }
+
+
+def _defaults() -> dict[str, dict[str, Any]]:
+    """Each section's field defaults, as JSON-ready values."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in ("network", "rule", "optimizer", "training"):  # task is stored flattened
+        cls = SECTIONS[name]
+        out[name] = {}
+        for f in dataclasses.fields(cls):
+            if f.default is not dataclasses.MISSING:
+                out[name][f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                out[name][f.name] = f.default_factory()
+    return json.loads(json.dumps(out))
+
+
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a run's configuration its id hashes: fields left at their defaults are
+    dropped, so adding a new option with a default to bioplastic does not invalidate the
+    runs that every finished sweep has cached."""
+    defaults = _defaults()
+    return {
+        section: {
+            k: v
+            for k, v in table.items()
+            if section not in defaults or k not in defaults[section] or defaults[section][k] != v
+        }
+        for section, table in config.items()
     }
 
 
@@ -212,7 +242,7 @@ def plan(
                 for part, value in zip(k.split(","), v if "," in k else (v,)):
                     _set(config, part, value)
             config["training"]["seed"] = seed
-            blob = json.dumps(config, sort_keys=True)
+            blob = json.dumps(_identity(config), sort_keys=True)
             run_id = hashlib.sha1(blob.encode()).hexdigest()[:16]
             specs.append(RunSpec(run_id, dict(zip(keys, combo)), seed, config))
     return specs

@@ -80,6 +80,36 @@ def test_run_ids_are_stable_hashes_of_config_and_seed():
     assert not {s.run_id for s in a} & {s.run_id for s in c}
 
 
+def test_a_new_option_left_at_its_default_keeps_every_cached_run_id(monkeypatch):
+    """Adding a field with a default to a config section must not orphan finished runs."""
+    before = [s.run_id for s in plan(preset(), GRID, [0])]
+    real = sweep_mod._toml_layout
+
+    def with_new_option(p):
+        layout = real(p)
+        layout["training"]["brand_new_option"] = "its default"
+        return layout
+
+    monkeypatch.setattr(sweep_mod, "_toml_layout", with_new_option)
+    defaults = sweep_mod._defaults()
+    monkeypatch.setattr(
+        sweep_mod,
+        "_defaults",
+        lambda: {
+            **defaults,
+            "training": {**defaults["training"], "brand_new_option": "its default"},
+        },
+    )
+    assert [s.run_id for s in plan(preset(), GRID, [0])] == before
+    # the same option set away from its default is a different run
+    monkeypatch.setattr(
+        sweep_mod,
+        "_defaults",
+        lambda: {**defaults, "training": {**defaults["training"], "brand_new_option": "other"}},
+    )
+    assert not set(before) & {s.run_id for s in plan(preset(), GRID, [0])}
+
+
 def test_rerun_skips_finished_runs_and_resumes_an_interrupted_sweep(tmp_path, serial, monkeypatch):
     _, reference = serial
     grid = {**GRID, "task.period": [2.0, 3.0, 0.01]}

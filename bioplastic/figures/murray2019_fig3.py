@@ -1,10 +1,13 @@
 """Murray 2019 (eLife 8:e43299), Fig. 3: interval matching, BPTT against RFLO.
 
-Two input pulses mark an interval Δ (20–50 steps); the output must pulse Δ after the second.
-Set-up (``models/murray2019_interval.toml``): N = 100 as in the paper, τ = 5 steps, Adam
-(lr 0.002, clip 10), batches of 16, 20,000 trials, 5 seeds.  The paper's pulse shapes, interval
-range and optimiser are not restated here; these are the preset's.  The produced interval is
-the time from the second cue to the output's peak, on one held-out trial per interval.
+Two input pulses mark an interval Δ; the output must pulse Δ after the second.
+Set-up: ``models/murray2019_interval.toml`` (N = 100 as in the paper, τ = 5 steps, Adam with
+clip 10, batches of 16) with Δ in 10–30 steps (2–6 τ), Adam lr 1e-4 and 60,000 trials, 5 seeds.
+The paper's pulse shapes, interval range, optimiser and trial count are not restated here;
+these are ours.  They were chosen by a screen of ~30 short runs (figures/README.md): with the
+preset's Δ in 20–50 steps or its lr 0.002, RFLO did not learn the task under any optimiser,
+τ, feedback or learning rate we tried, while BPTT did.  The produced interval is the time from
+the second cue to the output's peak, on one held-out trial per interval.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ def produced_intervals(ds) -> tuple[np.ndarray, np.ndarray]:
 
 def make(fig: FigureRun) -> dict:
     seeds = [0, 1] if fig.quick else list(range(5))
-    base = ["training.n_trials=1600", "network.n_rec=48"] if fig.quick else []
+    short = ["task.interval_min=10", "task.interval_max=30"]
+    if fig.quick:
+        base = [*short, "training.n_trials=1600", "network.n_rec=48"]
+    else:
+        base = [*short, "optimizer.lr=0.0001", "training.n_trials=60000", "training.eval_every=500"]
     ds = run_sweep(fig, "runs", PRESET, base, {"rule": ["bptt", "rflo"]}, seeds)
     colors = {"bptt": "C0", "rflo": "C3"}
     f, axes = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -61,6 +68,10 @@ def make(fig: FigureRun) -> dict:
         )
         numbers[f"{rule}: median |produced - target| (steps)"] = float(
             np.median(np.abs(produced - target))
+        )
+        slopes = [np.polyfit(tgt, p, 1)[0] for p in produced]
+        numbers[f"{rule}: slope of produced on target interval (median over seeds)"] = float(
+            np.median(slopes)
         )
         numbers[f"{rule}: final held-out loss (median)"] = float(
             d.eval_loss.isel(evaluation=-1).median()
@@ -110,4 +121,15 @@ def check(numbers: dict, quick: bool) -> list[str]:
         bad.append("BPTT did not learn")
     if not quick and not numbers["bptt: median |produced - target| (steps)"] <= 3:
         bad.append("BPTT's intervals are off by more than 3 steps")
+    rflo_learned = (
+        numbers["rflo: final held-out loss (median)"]
+        < 0.5 * numbers["rflo: untrained loss (median)"]
+    )
+    if not quick and not rflo_learned:
+        bad.append("RFLO did not learn")
+    if (
+        not quick
+        and not numbers["rflo: slope of produced on target interval (median over seeds)"] > 0.5
+    ):
+        bad.append("RFLO's produced intervals do not follow the targets (slope <= 0.5)")
     return bad
