@@ -394,7 +394,14 @@ def sweep(
     by_id = {s.run_id: s for s in specs}
     if scheduler is None:
         for s in todo:
-            record(run_one(s.to_json(), str(out)))
+            result = run_one(s.to_json(), str(out))
+            record(result)
+            if result["status"] == "interrupted":
+                # Ctrl-C or SIGTERM: training saved the run as it was; stop the sweep here
+                _write_json(out / "failures.json", failures)
+                raise KeyboardInterrupt(
+                    f"sweep interrupted during run {s.run_id}; run it again to resume"
+                )
     elif todo:
         from distributed import as_completed
 

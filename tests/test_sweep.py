@@ -1,5 +1,6 @@
 """Sweeps on dask.distributed: one dataset, resumable, fault-tolerant (LocalCluster on loopback)."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -134,6 +135,39 @@ def test_rerun_skips_finished_runs_and_resumes_an_interrupted_sweep(tmp_path, se
     for name, mtime in finished.items():
         assert (tmp_path / name).stat().st_mtime_ns == mtime
     same_data(again, reference)
+
+
+def test_ctrl_c_during_a_real_run_stops_a_serial_sweep_and_the_rerun_finishes_it(
+    tmp_path, serial, monkeypatch
+):
+    """A real SIGINT inside training: that run is saved as interrupted, no later run starts."""
+    _, reference = serial
+    started = []
+    real = sweep_mod.run
+
+    def run_and_press_ctrl_c(preset_, out, progress):
+        started.append(out)
+        if len(started) == 2:
+            timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            preset_ = dataclasses.replace(
+                preset_, training=dataclasses.replace(preset_.training, n_trials=10**6)
+            )
+        return real(preset_, out=out, progress=progress)
+
+    monkeypatch.setattr(sweep_mod, "run", run_and_press_ctrl_c)
+    grid = {**GRID, "task.period": [2.0, 3.0, 0.01]}
+    with pytest.raises(KeyboardInterrupt, match="run it again to resume"):
+        sweep(preset(), grid, seeds=[0, 1], out_dir=tmp_path, scheduler=None)
+    assert len(started) == 2
+    assert bp.load(started[1]).attrs["status"] == "interrupted"
+    assert len(list(tmp_path.glob("*.nc"))) == 2
+    monkeypatch.setattr(sweep_mod, "run", real)
+    # the interrupted run was asked for 10**6 trials; start it again from its preset
+    Path(started[1]).unlink()
+    mtime = Path(started[0]).stat().st_mtime_ns
+    same_data(sweep(preset(), grid, seeds=[0, 1], out_dir=tmp_path, scheduler=None), reference)
+    assert Path(started[0]).stat().st_mtime_ns == mtime  # the finished run was not redone
 
 
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):

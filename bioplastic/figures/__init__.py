@@ -88,6 +88,7 @@ def main(argv: Sequence[str] | None = None, name: str | None = None) -> int:
     print(f"wrote {png} in {seconds:.0f} s")
     for k, v in numbers.items():
         print(f"  {k}: {v}")
-    if bad:
+    if bad:  # the PNG and numbers are written all the same
         print("effects that do not hold: " + "; ".join(bad), file=sys.stderr)
+        return 1
     return 0
