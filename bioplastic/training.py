@@ -15,7 +15,9 @@ one that was never interrupted.
 
 Nothing is lost: a run writes its Dataset atomically to ``out`` every ``checkpoint_every``
 updates and at the end; a NaN or inf stops it with status ``"diverged"``; Ctrl-C or SIGTERM
-stops it with status ``"interrupted"``.  :func:`resume` continues from the file.
+stops it after the update in progress with status ``"interrupted"`` (the signal is noted by a
+handler and acted on between updates, so none is lost; a second one stops at once).
+:func:`resume` continues from the file.
 """
 
 from __future__ import annotations
@@ -689,9 +691,10 @@ class _Run:
         final_eval = None
         state.commit()
         # overflow is checked explicitly (NonFiniteError), so numpy need not warn about it
-        with bar, _sigterm_as_interrupt(), np.errstate(over="ignore", invalid="ignore"):
+        with bar, _stop_on_signal() as stop, np.errstate(over="ignore", invalid="ignore"):
             try:
                 while state.done < s.n_updates:
+                    stop.check()
                     loss = self.step(state)
                     if not np.isfinite(loss):
                         raise NonFiniteError(f"the loss is {loss}")
@@ -1072,18 +1075,43 @@ def _initial_from(ds: xr.Dataset) -> dict[str, np.ndarray]:
     return {k: ds[f"{k}_initial"].values for k in PARAM_NAMES}
 
 
+class _StopRequest:
+    """Ctrl-C or SIGTERM, noted by a handler and acted on by the loop between updates.
+
+    The handler only sets a flag, so a signal that lands anywhere (inside numpy, a save, or a
+    garbage-collection callback, where a raised KeyboardInterrupt would be swallowed) is never
+    lost, and the loop stops on a committed update.  A second signal raises at once.  A signal
+    that arrives after the last update (during the final evaluation or save) is delivered again
+    once the run is saved, so that a sweep or script around it still stops.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.acted = False
+
+    def __call__(self, signum, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt(f"signal {signum} (second)")
+        self.signum = signum
+
+    def check(self) -> None:
+        if self.signum is not None:
+            self.acted = True
+            raise KeyboardInterrupt(f"signal {self.signum}")
+
+
 @contextmanager
-def _sigterm_as_interrupt():
-    """Within the block, SIGTERM raises KeyboardInterrupt (main thread only)."""
+def _stop_on_signal():
+    """Within the block, SIGINT and SIGTERM request a stop (main thread only)."""
+    stop = _StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    old = signal.signal(signal.SIGTERM, handler)
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if stop.signum is not None and not stop.acted:
+        signal.raise_signal(stop.signum)  # the run is saved; now let the signal act

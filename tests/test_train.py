@@ -1,5 +1,7 @@
 """bioplastic.train: learning, recording, structure, determinism, and no lost data."""
 
+import signal
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -414,6 +416,48 @@ def test_interrupts_anywhere_in_an_update_resume_bitwise(tmp_path, monkeypatch, 
     assert part.attrs["status"] == "interrupted" and trigger.fired
     monkeypatch.undo()
     data_vars_equal(bp.resume(out), whole)
+
+
+class SignalInFinalizer:
+    """Sends SIGINT from ``__del__``: where Python swallows a raised KeyboardInterrupt."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_ctrl_c_inside_a_finalizer_is_not_lost(tmp_path, monkeypatch):
+    kw = dict(n_trials=24, eval_every=4, optimizer=Adam(lr=1e-2), seed=2)
+    whole = bp.train(small_net(), TASK, "rflo", **kw)
+    real_apply = training._Run._apply
+
+    def patched(self, state, grads, n_steps):
+        norm = real_apply(self, state, grads, n_steps)
+        if state.done == 12:
+            SignalInFinalizer()  # dropped at once: SIGINT arrives inside __del__
+        return norm
+
+    monkeypatch.setattr(training._Run, "_apply", patched)
+    out = tmp_path / "run.nc"
+    part = bp.train(small_net(), TASK, "rflo", out=out, **kw)
+    assert part.attrs["status"] == "interrupted"
+    assert part.sizes["trial"] == 13  # the update in flight when the signal came is kept
+    monkeypatch.undo()
+    data_vars_equal(bp.resume(out), whole)
+
+
+def test_a_signal_during_the_final_save_acts_once_the_run_is_saved(tmp_path, monkeypatch):
+    real_save = training.save
+
+    def save_with_ctrl_c(ds, target):
+        if ds.attrs["status"] == "complete":
+            signal.raise_signal(signal.SIGINT)  # lands inside the final save
+        real_save(ds, target)
+
+    monkeypatch.setattr(training, "save", save_with_ctrl_c)
+    out = tmp_path / "run.nc"
+    with pytest.raises(KeyboardInterrupt):
+        bp.train(small_net(), TASK, "rflo", n_trials=6, optimizer=Adam(lr=1e-2), out=out)
+    assert bp.load(out).attrs["status"] == "complete"
 
 
 def test_float32_runs_resume_in_float32(tmp_path):
