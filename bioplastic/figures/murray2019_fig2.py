@@ -7,8 +7,8 @@ feedback drawn from each), median and 25/75% percentiles.  One difference from t
 the network gets a tonic input (W_in frozen), as in Murray's published code, where the paper's
 figure has no input.  A second: every run with BPTT's credit (BPTT, and BPTT with random
 feedback) has its gradient norm clipped at 0.1, because unclipped BPTT does not learn beyond
-P = 20τ here (``BPTT_CLIP``); RFLO runs as in Murray's code.  Losses are Murray's, ``(1/2T) Σ_t (y - y*)²``: bioplastic's summed loss
-divided by T.
+P = 20τ here (``BPTT_CLIP``); RFLO runs as in Murray's code.  Losses are Murray's,
+``(1/2T) Σ_t (y - y*)²``: bioplastic's summed loss divided by T.
 
 (a) held-out loss during training, BPTT against RFLO, at P = 20τ and 160τ, and final outputs;
 (b) final loss against P, with the untrained network's;
@@ -189,8 +189,11 @@ def make(fig: FigureRun) -> dict:
     ax.set_title(f"(d) ablations at P={st['ablation']:g}τ")
     # (e) Dale's law
     ax = axes[1, 2]
+    dale_numbers = {}
     for rule in ("bptt", "rflo"):
         d = dale.sel(rule_name=rule)
+        final = _norm(d.eval_loss, periods[0]).isel(evaluation=-1)
+        dale_numbers[f"Dale's law: final loss {rule} P={periods[0]:g}τ"] = float(final.median())
         band(
             ax,
             d.trials_seen.isel(seed=0),
@@ -239,6 +242,7 @@ def make(fig: FigureRun) -> dict:
     )
     for label, v in zip(labels, finals):
         numbers[f"ablation {label.replace(chr(10), ' ')}"] = float(np.nanmedian(v))
+    numbers.update(dale_numbers)
     return numbers
 
 
