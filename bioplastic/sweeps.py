@@ -277,12 +277,34 @@ def run_one(spec_json: str, out_dir: str) -> dict[str, Any]:
             "seconds": time.perf_counter() - t0,
         }
     except Exception as exc:  # recorded, not raised: the sweep goes on
+        # The file is what counts: training saves before it warns, and warning filters are
+        # process-wide (a worker thread's catch_warnings can be undone by another's), so an
+        # error raised after a saved ending reports that ending.
+        saved = _saved_ending(path)
+        if saved is not None:
+            return {
+                "run_id": spec["run_id"],
+                "status": saved[0],
+                "error": saved[1],
+                "seconds": time.perf_counter() - t0,
+            }
         return {
             "run_id": spec["run_id"],
             "status": "failed",
             "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
             "seconds": time.perf_counter() - t0,
         }
+
+
+def _saved_ending(path: Path) -> tuple[str, str] | None:
+    """(status, message) of a run file that ended (complete or diverged), else None."""
+    try:
+        attrs = load(path).attrs if path.exists() else {}
+    except Exception:  # an unreadable file is no ending
+        return None
+    if attrs.get("status") in ENDED:
+        return attrs["status"], attrs.get("message", "")
+    return None
 
 
 # --------------------------------------------------------------------------------- the sweep

@@ -170,6 +170,25 @@ def test_ctrl_c_during_a_real_run_stops_a_serial_sweep_and_the_rerun_finishes_it
     assert Path(started[0]).stat().st_mtime_ns == mtime  # the finished run was not redone
 
 
+def test_an_error_after_a_saved_ending_reports_the_file_s_status(tmp_path, monkeypatch):
+    """Warning filters are process-wide: a diverged run's warning can escape as an error in
+    a worker thread after the file is saved.  The saved status is what is reported."""
+    real = sweep_mod.run
+
+    def run_then_raise(preset_, out, progress):
+        real(preset_, out=out, progress=progress)
+        raise RuntimeWarning("training diverged (escaped as an error)")
+
+    monkeypatch.setattr(sweep_mod, "run", run_then_raise)
+    spec = plan(preset(), {"optimizer.lr": [1e6]}, [0])[0]
+    result = sweep_mod.run_one(spec.to_json(), str(tmp_path))
+    assert result["status"] == "diverged" and "smaller learning rate" in result["error"]
+    # with no ended file, the error itself is the record
+    spec = plan(preset(), {"optimizer.lr": [1e-4]}, [0])[0]
+    monkeypatch.setattr(sweep_mod, "run", lambda *a, **k: (_ for _ in ()).throw(ValueError("x")))
+    assert sweep_mod.run_one(spec.to_json(), str(tmp_path))["status"] == "failed"
+
+
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     p = preset("training.checkpoint_every=5")
     spec = plan(p, {"rule": ["rflo"]}, [0])[0]
