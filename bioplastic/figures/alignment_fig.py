@@ -123,10 +123,7 @@ def make(fig: FigureRun) -> dict:
         f"Alignment with the exact gradient{' (quick)' if fig.quick else ''}: "
         f"{len(seeds)} seed(s), median and 25–75%"
     )
-    f.tight_layout()
-    fig.out_dir.mkdir(parents=True, exist_ok=True)
-    f.savefig(fig.png(), dpi=100)
-    plt.close(f)
+    fig.save(f)
     return numbers
 
 

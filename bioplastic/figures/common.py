@@ -36,6 +36,13 @@ class FigureRun:
     def png(self) -> Path:
         return self.out_dir / f"{self.name}{'_quick' if self.quick else ''}.png"
 
+    def save(self, f) -> None:
+        """Lay out, write ``png()`` and close the matplotlib figure ``f``."""
+        f.tight_layout()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        f.savefig(self.png(), dpi=100)
+        plt.close(f)
+
 
 def run_sweep(
     fig: FigureRun,

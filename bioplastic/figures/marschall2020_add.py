@@ -104,10 +104,7 @@ def make(fig: FigureRun) -> dict:
         f"{len(seeds)} seed(s), median and 25–75%"
     )
     ax.legend(frameon=False, fontsize=8, ncol=2)
-    f.tight_layout()
-    fig.out_dir.mkdir(parents=True, exist_ok=True)
-    f.savefig(fig.png(), dpi=100)
-    plt.close(f)
+    fig.save(f)
     return numbers
 
 

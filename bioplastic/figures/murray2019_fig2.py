@@ -219,10 +219,7 @@ def make(fig: FigureRun) -> dict:
         f"Murray 2019 Fig. 2{' (quick)' if fig.quick else ''}: N={30 if not fig.quick else 12}, "
         f"τ=10, SGD η=0.03 (time-averaged loss), {n} seeds, median and 25–75%"
     )
-    f.tight_layout()
-    fig.out_dir.mkdir(parents=True, exist_ok=True)
-    f.savefig(fig.png(), dpi=100)
-    plt.close(f)
+    fig.save(f)
 
     def final(P, rule):
         return float(

@@ -102,10 +102,7 @@ def make(fig: FigureRun) -> dict:
         f"Murray 2019 Fig. 3{' (quick)' if fig.quick else ''}: interval matching, "
         f"{len(seeds)} seeds, median and 25–75%"
     )
-    f.tight_layout()
-    fig.out_dir.mkdir(parents=True, exist_ok=True)
-    f.savefig(fig.png(), dpi=100)
-    plt.close(f)
+    fig.save(f)
     return numbers
 
 
