@@ -397,9 +397,22 @@ def _task_from(cfg: Mapping[str, Any]) -> Any:
 
 
 def _eval_trials(task: Any, s: Settings) -> Trials:
-    """The held-out trials: one per condition when the task can list them, else n_eval."""
+    """The held-out trials: one per condition when the task can list them; a continuing
+    stream's own test set (``n_eval`` long streams, warm-up masked); else ``n_eval`` trials."""
     every = getattr(task, "every_condition", None)
-    return every() if every is not None else task.sample(s.n_eval, _streams(s.seed)["eval"])
+    if every is not None:
+        return every()
+    test = getattr(task, "test_trials", None)
+    sample = test if test is not None else task.sample
+    return sample(s.n_eval, _streams(s.seed)["eval"])
+
+
+def _recorded_window(task: Any) -> slice:
+    """The time steps of the held-out trials whose outputs and rates the Dataset keeps: a
+    stream's test set is long (``test_steps``), so only its first chunk after the warm-up."""
+    if hasattr(task, "test_trials"):
+        return slice(task.test_warmup, task.test_warmup + task.chunk)
+    return slice(None)
 
 
 def _initial_state(net: LeakyRNN, s: Settings) -> np.ndarray | None:
@@ -484,6 +497,7 @@ class _Run:
             self.forced_units = _check_teacher_forcing(net, self.rule)
         self.task, self.settings, self.optimizer = task, s, optimizer
         self.eval_trials = _eval_trials(task, s)
+        self.window = _recorded_window(task)
         self.h0 = _initial_state(net, s)
         self.initial = initial if initial is not None else net.params
         self.config = {
@@ -634,14 +648,15 @@ class _Run:
         trace = net.forward(batch.x, batch.h0)
         if record:
             p = net.params
-            if self.probe:
+            if self.probe:  # on a stream, on the recorded window (and its warm-up) only
+                upto = slice(None, self.window.stop)
                 a = alignment(
                     net,
-                    ev.x,
-                    ev.target,
+                    ev.x[:, upto],
+                    ev.target[:, upto],
                     self.probe,
                     reference="bptt",
-                    mask=ev.mask,
+                    mask=None if ev.mask is None else ev.mask[:, upto],
                     seed=self.settings.seed + len(state.eval_loss),
                     h0=self.h0,
                     pairwise=True,
@@ -653,9 +668,10 @@ class _Run:
             state.eval_loss.append(loss_value(trace, batch))
             state.spectral_radius.append(float(np.max(np.abs(np.linalg.eigvals(p["W_rec"])))))
             state.weight_norm.append([float(np.linalg.norm(p[k])) for k in PARAM_NAMES])
+        w = self.window
         return (
-            trace.outputs.transpose(1, 0, 2).copy(),
-            trace.rates[1:].transpose(1, 0, 2).copy(),
+            trace.outputs[w].transpose(1, 0, 2).copy(),
+            trace.rates[1:][w].transpose(1, 0, 2).copy(),
         )
 
     # ---- the loop
@@ -739,9 +755,9 @@ class _Run:
             try:
                 final_eval = self.evaluate(state, record=state.status == "complete")
             except NonFiniteError:  # the last finite weights already overflow held-out trials
-                ev = self.eval_trials
-                nan = np.full(ev.target.shape, np.nan)
-                final_eval = (nan, np.full(ev.target.shape[:2] + (state.net.n_rec,), np.nan))
+                shape = self.eval_trials.target[:, self.window].shape
+                nan = np.full(shape, np.nan)
+                final_eval = (nan, np.full(shape[:2] + (state.net.n_rec,), np.nan))
                 if state.status == "complete":
                     state.status = "diverged"
                     state.message = "the held-out trials overflow with the final weights"
@@ -759,7 +775,7 @@ class _Run:
         p = net.params
         trials_seen = np.array([s.seen(i) for i in range(1, n + 1)], dtype=np.int64)
         groups = list(PARAM_GROUPS)
-        ev = self.eval_trials
+        ev, w = self.eval_trials, self.window
         n_eval_records = len(state.eval_loss)
         stages = ["initial", "final"] if final_eval is not None else ["initial"]
         outputs = [initial_eval[0]] + ([final_eval[0]] if final_eval is not None else [])
@@ -810,10 +826,14 @@ class _Run:
             ),
             "eval_target": (
                 ("example", "time", "output"),
-                ev.target,
+                ev.target[:, w],
                 {"long_name": "target output on the evaluation trials"},
             ),
-            "eval_input": (("example", "time", "input"), ev.x, {"long_name": "evaluation input"}),
+            "eval_input": (
+                ("example", "time", "input"),
+                ev.x[:, w],
+                {"long_name": "evaluation input"},
+            ),
             "feedback": (("unit", "output"), state.B, {"long_name": "feedback matrix B"}),
             "alpha": (
                 ("unit",),
@@ -886,7 +906,7 @@ class _Run:
             "weight": list(PARAM_NAMES),
             **({"probe": self.probe_labels, "probe_b": self.probe_labels} if self.probe else {}),
             "stage": stages,
-            "time": ("time", ev.dt * np.arange(1, ev.n_steps + 1), {"units": "dt"}),
+            "time": ("time", ev.dt * np.arange(1, ev.n_steps + 1)[w], {"units": "dt"}),
         }
         attrs = {
             "bioplastic_version": __version__,

@@ -68,9 +68,45 @@ def test_copy_and_mimic_targets():
     np.testing.assert_allclose(sv, 0.6)  # orthogonal × (0.5 + 0.1 d)
 
 
+def test_the_test_set_is_a_continuing_stream_with_its_warm_up_masked():
+    """The held-out set counts only steps whose lagged bits exist: at d = 14 a predictor with
+    no memory scores the task's own level (0.662 nats), not the ~0.678 of a set that starts
+    every chunk from zero history (where p is stuck at 0.5 for 2(d + 1) steps)."""
+    from bioplastic.figures.marschall2020_add import levels
+
+    task = Add(t1=14, t2=15, hold=2, test_steps=20_000, test_warmup=40)
+    tr = task.test_trials(2, np.random.default_rng(0))
+    assert tr.x.shape == (2, 20_040, 2)
+    assert np.all(tr.mask[:, :40] == 0) and np.all(tr.mask[:, 40:] == 1)
+    lv = levels(tr)
+    np.testing.assert_allclose(lv["no memory"], levels()["no memory"], atol=4e-3)
+    np.testing.assert_allclose(lv["both lags known"], levels()["both lags known"], atol=4e-3)
+    # the artefact: counting from the stream's first step
+    fresh = task.stream(200, np.random.default_rng(1)).next(100)
+    stale = levels(bp.tasks.Trials(fresh.x, fresh.target))
+    assert stale["no memory"] > lv["no memory"] + 0.01
+    # the held-out set of a run is this one (seeded), and only a window is recorded
+    ds = bp.train(
+        bp.LeakyRNN.random(2, 4, 2, tau=2.0, seed=0),
+        Add(t1=1, t2=2, chunk=10, test_steps=500, test_warmup=20),
+        "rflo",
+        update="online",
+        n_trials=2,
+        eval_every=1,
+        n_eval=2,
+        seed=0,
+    )
+    assert ds.eval_output.sizes["time"] == 10 and ds.eval_rates.sizes["time"] == 10
+    _, held, _ = bp.training.held_out(ds)
+    assert held.x.shape == (2, 520, 2) and held.mask[:, :20].sum() == 0
+    np.testing.assert_array_equal(ds.eval_input.values, held.x[:, 20:30])
+
+
 @pytest.mark.parametrize(
     "make, pattern",
     [
+        (lambda: Add(t1=9, t2=3, hold=2, test_warmup=19), r"test_warmup \(19 steps\) must be at "),
+        (lambda: Add(test_steps=0), r"test_steps must be an int > 0; got 0"),
         (lambda: Add(t1=-1), r"t1 must be an int >= 0; got -1"),
         (lambda: Copy(delay=-2), r"delay must be an int >= 0; got -2"),
         (lambda: Mimic(difficulty=-1), r"difficulty must be a finite number >= 0"),

@@ -38,18 +38,34 @@ def _entropy(p: np.ndarray) -> np.ndarray:
     return entr(p) + entr(1 - p)  # nats; entr(0) = 0
 
 
-def levels() -> dict[str, float]:
-    """The best expected cross-entropy per step knowing both lagged bits, one, or neither.
+def levels(test=None) -> dict[str, float]:
+    """The best cross-entropy per step knowing both lagged bits, x(t−d) only, or neither.
 
-    p = 0.5 + 0.5 x1 − 0.25 x2 with x1, x2 ~ Bernoulli(½) independent: knowing both, the loss
-    is the mean of H(p); knowing x1 only, the mean of H(E[p | x1]); knowing neither, H(E[p]).
+    p = 0.5 + 0.5 x1 − 0.25 x2 with x1, x2 ~ Bernoulli(½) independent.  The three predictors
+    are p itself, E[p | x1] = 0.375 + 0.5 x1, and E[p] = 0.625.  Without ``test``, their
+    expected losses: the mean of H(p), of H(E[p | x1]), and H(E[p]).  With ``test`` (the
+    :class:`~bioplastic.tasks.Trials` of an Add test set), their mean cross-entropy on its
+    counted steps (mask > 0): the levels of the very set the rules are scored on.  x1 is read
+    from the target (p ≥ 0.75 exactly when x1 = 1).
     """
-    x1, x2 = np.meshgrid([0.0, 1.0], [0.0, 1.0])
-    p = 0.5 + 0.5 * x1 - 0.25 * x2
+    if test is None:
+        x1, x2 = np.meshgrid([0.0, 1.0], [0.0, 1.0])
+        p = 0.5 + 0.5 * x1 - 0.25 * x2
+        return {
+            "both lags known": float(_entropy(p).mean()),
+            "x(t−d) known": float(_entropy(p.mean(axis=0)).mean()),
+            "no memory": float(_entropy(np.array([p.mean()]))[0]),
+        }
+    p = test.target[..., 0]
+    w = np.ones_like(p) if test.mask is None else test.mask[..., 0]
+
+    def xent(q):
+        return float((w * -(p * np.log(q) + (1 - p) * np.log(1 - q))).sum() / w.sum())
+
     return {
-        "both lags known": float(_entropy(p).mean()),
-        "x(t−d) known": float(_entropy(p.mean(axis=0)).mean()),
-        "no memory": float(_entropy(np.array([p.mean()]))[0]),
+        "both lags known": float((w * _entropy(p)).sum() / w.sum()),
+        "x(t−d) known": xent(0.375 + 0.5 * (p >= 0.75)),
+        "no memory": xent(np.full_like(p, 0.625)),
     }
 
 
