@@ -2,7 +2,7 @@
 
 A preset has five tables::
 
-    [network]    n_rec, tau, dt, g, activation, form, exc_fraction, plastic
+    [network]    n_rec, tau, dt, g, activation, form, exc_fraction, init, plastic
     [task]       name, then the task's own parameters (e.g. period for "periodic")
     [rule]       name, feedback, options
     [optimizer]  name ("sgd" or "adam"), lr (a number or a table per parameter), clip_norm, ...
@@ -47,6 +47,7 @@ class NetworkConfig:
     activation: str = "tanh"
     form: str = "rate"
     exc_fraction: float | None = None
+    init: str = "murray"
     plastic: list[str] = field(default_factory=lambda: list(PARAM_NAMES))
 
 
@@ -258,6 +259,7 @@ def build(preset: Preset, *, dry_run: bool = False):
             form=n.form,
             seed=preset.training.seed,
             exc_fraction=n.exc_fraction,
+            init=n.init,
         )
         net = LeakyRNN(
             **net.params,

@@ -38,11 +38,13 @@ from . import _scratch
 from ._validate import as_float_array, check_finite, check_shape, float_array, one_of
 from .activations import Activation, get_activation
 
-__all__ = ["LeakyRNN", "Trajectory", "Trace", "StepOut", "PARAM_NAMES", "FORMS"]
+__all__ = ["LeakyRNN", "Trajectory", "Trace", "StepOut", "PARAM_NAMES", "FORMS", "INITS"]
 
 PARAM_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out", "b_out")
 WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "W_out")
 FORMS: tuple[str, ...] = ("rate", "current")
+#: Random initialisations of :meth:`LeakyRNN.random`, after the paper whose code they follow.
+INITS: tuple[str, ...] = ("murray", "murray_methods", "marschall")
 
 
 class Trajectory(NamedTuple):
@@ -192,19 +194,30 @@ class LeakyRNN:
         form: str = "rate",
         seed: int = 0,
         exc_fraction: float | None = None,
+        init: str = "murray",
         dtype: DTypeLike = np.float64,
     ) -> LeakyRNN:
-        """A randomly initialised network, as in Murray 2019 (Methods and the author's code).
+        """A randomly initialised network; ``init`` names the paper whose set-up it follows.
+
+        ``init="murray"``: Murray 2019's published code (the RFLO notebook):
 
         * ``W_rec = g · N(0, 1) / √n_rec`` (spectral radius ≈ g; g = 1.5 is weakly chaotic);
         * ``W_in  = U(-1, 1) / √n_in``;
         * ``W_out = 0.1 · U(-1, 1) / √n_rec``;
         * biases 0.
 
-        With ``exc_fraction`` (e.g. 0.8) the network obeys Dale's law: the first
-        ``round(exc_fraction · n_rec)`` units are excitatory.  ``W_rec`` is then
-        ``|N(0, 1)|`` signed by column, inhibitory columns scaled by n_E/n_I so that each
-        row's expected input is balanced, and the whole matrix rescaled to spectral radius g
+        ``init="murray_methods"``: Murray 2019's Methods ("Simulation details"): as above, but
+        ``W_in = U(-1, 1)`` and ``W_out = U(-1, 1) / √n_rec`` (ten times the notebook's).
+
+        ``init="marschall"``: the code of Marschall, Cho & Savin 2020 (their Add and Mimic
+        runs): ``W_rec = g · Q`` with Q a uniformly random orthogonal matrix (they use g = 1),
+        ``W_in = N(0, 1) / √n_in``, ``W_out = N(0, 1) / √n_rec``, biases 0.
+
+        With ``exc_fraction`` (e.g. 0.5) the network obeys Dale's law: the first
+        ``round(exc_fraction · n_rec)`` units are excitatory and each column of ``W_rec`` takes
+        its unit's sign, ``W_ij ← ξ_j |W_ij|`` (Murray 2019, Methods, Fig. 2 – supplement 1).
+        For ``init="murray"`` the inhibitory columns are then scaled by n_E/n_I, so that each
+        row's expected input is balanced, and the matrix is rescaled to spectral radius g
         (after Song, Yang & Wang 2016).
 
         Randomness comes only from ``np.random.default_rng(seed)``.
@@ -218,10 +231,21 @@ class LeakyRNN:
             raise ValueError(f"g must be a finite number >= 0; got {g!r}")
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {list(INITS)}; got {init!r}")
         rng = np.random.default_rng(seed)
-        W_rec = g * rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec)
-        W_in = rng.uniform(-1.0, 1.0, (n_rec, n_in)) / np.sqrt(max(n_in, 1))
-        W_out = 0.1 * rng.uniform(-1.0, 1.0, (n_out, n_rec)) / np.sqrt(n_rec)
+        if init == "marschall":
+            q, r = np.linalg.qr(rng.standard_normal((n_rec, n_rec)))
+            W_rec = g * q * np.sign(np.diag(r))  # Haar-distributed orthogonal
+            W_in = rng.standard_normal((n_rec, n_in)) / np.sqrt(max(n_in, 1))
+            W_out = rng.standard_normal((n_out, n_rec)) / np.sqrt(n_rec)
+        else:
+            W_rec = g * rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec)
+            W_in = rng.uniform(-1.0, 1.0, (n_rec, n_in))
+            W_out = rng.uniform(-1.0, 1.0, (n_out, n_rec)) / np.sqrt(n_rec)
+            if init == "murray":
+                W_in /= np.sqrt(max(n_in, 1))
+                W_out *= 0.1
         dale = None
         if exc_fraction is not None:
             if not 0.0 < exc_fraction < 1.0:
@@ -234,10 +258,11 @@ class LeakyRNN:
                 )
             dale = np.where(np.arange(n_rec) < n_exc, 1.0, -1.0)
             W_rec = np.abs(W_rec) * dale
-            W_rec[:, n_exc:] *= n_exc / (n_rec - n_exc)
-            radius = np.max(np.abs(np.linalg.eigvals(W_rec)))
-            if radius > 0:
-                W_rec *= g / radius
+            if init == "murray":
+                W_rec[:, n_exc:] *= n_exc / (n_rec - n_exc)
+                radius = np.max(np.abs(np.linalg.eigvals(W_rec)))
+                if radius > 0:
+                    W_rec *= g / radius
         return cls(
             W_in,
             W_rec,

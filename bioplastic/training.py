@@ -71,6 +71,7 @@ EVAL_RECORDS = (
     "weight_norm",
     "probe_cosine",
     "probe_pairwise",
+    "eval_alignment",
 )
 CHECKPOINT_SECONDS = 30.0  # the default checkpoint interval, in wall-clock time
 
@@ -88,7 +89,7 @@ class TrainingConfig:
     probe: list[str | dict[str, Any]] = field(default_factory=list)
     eval_every: int = 100
     n_eval: int = 4
-    h0: str = "zeros"
+    h0: str | float = "zeros"
     kp_decay: float = 1e-3
     teacher_forcing: bool = False
     checkpoint_every: int | None = None
@@ -147,6 +148,7 @@ class _State:
     weight_norm: list = field(default_factory=list)
     probe_cosine: list = field(default_factory=list)
     probe_pairwise: list = field(default_factory=list)
+    eval_alignment: list = field(default_factory=list)
     status: str = "running"
     message: str = ""
     # continuing streams: what carries over from one chunk to the next
@@ -201,6 +203,14 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (na * nb)) if na > 0 and nb > 0 else np.nan
 
 
+def _compare(grads, exact, group) -> tuple[float, float]:
+    """(cosine, norm ratio) of an estimate with the exact gradient over a parameter group."""
+    a = np.concatenate([grads[k].ravel() for k in group])
+    b = np.concatenate([exact[k].ravel() for k in group])
+    nb = np.linalg.norm(b)
+    return _cosine(a, b), (np.linalg.norm(a) / nb if nb > 0 else np.nan)
+
+
 # --------------------------------------------------------------------------------- train
 def train(
     net: LeakyRNN,
@@ -218,7 +228,7 @@ def train(
     probe: Sequence[str | Mapping[str, Any]] = (),
     eval_every: int = 100,
     n_eval: int = 4,
-    h0: str = "zeros",
+    h0: str | float = "zeros",
     kp_decay: float = 1e-3,
     teacher_forcing: bool = False,
     loss: str | None = None,
@@ -249,8 +259,12 @@ def train(
         ``"trial"`` (once per batch) or ``"online"`` (every ``update_every`` steps within the
         trial; needs a rule with an online face, which all have).
     align_with:
-        None, ``"bptt"`` or ``"rtrl"``: record each update's cosine with, and norm relative
-        to, the exact gradient on the same trials (``update="trial"`` only).
+        None, ``"bptt"`` or ``"rtrl"``: at every evaluation, record ``eval_alignment
+        (evaluation, param)``, the cosine between the training rule's estimate (with the run's
+        feedback ``B`` of the moment) and the exact gradient on the held-out trials: how the
+        rule follows the gradient along its own run.  With ``update="trial"``, also each
+        update's cosine with, and norm relative to, the exact gradient on the same trials
+        (``alignment``, ``norm_ratio``).  Not with teacher forcing.
     probe:
         Rules to compare with the exact gradient at every evaluation, on the held-out trials
         and the weights of the moment, whatever rule trains: names (``"rflo"``) or tables
@@ -263,8 +277,9 @@ def train(
         held-out trials are the task's ``every_condition()`` (one trial per condition) when it
         has one, else ``n_eval`` trials it samples.
     h0:
-        ``"zeros"``, or ``"random"``: one fixed initial state ``N(0, 0.5²)`` per unit, drawn from
-        the seed and used for every trial (needed by a task without input).
+        ``"zeros"``; ``"random"``: one fixed initial state ``N(0, 0.5²)`` per unit, drawn from
+        the seed and used for every trial; or a number: every unit starts there (Murray's
+        code starts at 0.1).  A task without input needs a nonzero one.
     teacher_forcing:
         For a Williams–Zipser network (rate form, α = 1, each output reading one unit with
         weight 1): after each step, the units the outputs read are replaced by their targets,
@@ -378,6 +393,8 @@ def resume(path: str | os.PathLike, *, progress: bool | None = None) -> xr.Datas
     if "probe_cosine" in ds:
         state.probe_cosine = list(ds["probe_cosine"].values)
         state.probe_pairwise = list(ds["probe_pairwise"].values)
+    if "eval_alignment" in ds:
+        state.eval_alignment = list(ds["eval_alignment"].values)
     return run.loop(state, progress, Path(path), eval_initial=ds)
 
 
@@ -416,7 +433,11 @@ def _recorded_window(task: Any) -> slice:
 
 
 def _initial_state(net: LeakyRNN, s: Settings) -> np.ndarray | None:
-    return None if s.h0 == "zeros" else 0.5 * _streams(s.seed)["h0"].standard_normal(net.n_rec)
+    if s.h0 == "zeros":
+        return None
+    if s.h0 == "random":
+        return 0.5 * _streams(s.seed)["h0"].standard_normal(net.n_rec)
+    return np.full(net.n_rec, float(s.h0))
 
 
 # --------------------------------------------------------------------------------- the run
@@ -444,7 +465,9 @@ class _Run:
         positive("eval_every", s.eval_every, integer=True)
         positive("n_eval", s.n_eval, integer=True)
         one_of("update", s.update, UPDATES)
-        one_of("h0", s.h0, ("zeros", "random"))
+        number = isinstance(s.h0, (int, float)) and not isinstance(s.h0, bool)
+        if not (s.h0 in ("zeros", "random") or (number and math.isfinite(s.h0))):
+            raise ValueError(f"h0 must be 'zeros', 'random' or a finite number; got {s.h0!r}")
         if s.update_every is not None:
             positive("update_every", s.update_every, integer=True)
             if s.update != "online":
@@ -455,10 +478,10 @@ class _Run:
             raise ValueError(f"kp_decay must lie in [0, 1); got {s.kp_decay!r}")
         if s.align_with is not None:
             one_of("align_with", s.align_with, EXACT)
-            if s.update != "trial" or s.teacher_forcing:
+            if s.teacher_forcing:
                 raise ValueError(
-                    "align_with needs update='trial' without teacher forcing: the alignment "
-                    "compares a rule's estimate with the exact gradient at the same, fixed weights"
+                    "align_with does not combine with teacher forcing: the alignment compares a "
+                    "rule's estimate with the exact gradient of the free-running network"
                 )
         self.continuing = bool(getattr(task, "continuing", False))
         if self.continuing and s.update != "online":
@@ -477,7 +500,7 @@ class _Run:
         one_of("loss", self.loss, LOSSES)
         stuck = (
             task.n_in == 0
-            and s.h0 == "zeros"
+            and s.h0 in ("zeros", 0)
             and not np.any(net.params["b"])
             and "b" not in net.plastic
             and float(net.activation(np.zeros(1))[0]) == 0.0
@@ -524,7 +547,12 @@ class _Run:
             if self.exact is not None:
                 W_outT = np.ascontiguousarray(state.net.params["W_out"].T)
                 _, exact = evaluate(state.net, batch, self.exact, W_outT, state.rngs["rule"])
-                self._record_alignment(state, grads, exact)
+                state.alignment.append([])
+                state.norm_ratio.append([])
+                for group in PARAM_GROUPS.values():
+                    cos, ratio = _compare(grads, exact, group)
+                    state.alignment[-1].append(cos)
+                    state.norm_ratio[-1].append(ratio)
             state.grad_norm.append(self._apply(state, grads, trials.n_steps))
             return value
         return self._online_trial(state, trials)
@@ -563,17 +591,6 @@ class _Run:
     @property
     def _adaptive(self) -> bool:
         return self.settings.feedback == "adaptive"
-
-    def _record_alignment(self, state: _State, grads, exact) -> None:
-        cos, ratio = [], []
-        for group in PARAM_GROUPS.values():
-            a = np.concatenate([grads[k].ravel() for k in group])
-            b = np.concatenate([exact[k].ravel() for k in group])
-            cos.append(_cosine(a, b))
-            nb = np.linalg.norm(b)
-            ratio.append(np.linalg.norm(a) / nb if nb > 0 else np.nan)
-        state.alignment.append(cos)
-        state.norm_ratio.append(ratio)
 
     def _online_trial(self, state: _State, trials: Trials) -> float:
         """One batch stepped in time, updating every ``update_every`` steps."""
@@ -664,6 +681,8 @@ class _Run:
                 )
                 state.probe_cosine.append(a["cosine"].values)
                 state.probe_pairwise.append(a["pairwise_cosine"].values)
+            if self.exact is not None:
+                state.eval_alignment.append(self._own_alignment(state))
             state.eval_at.append(self.settings.seen(state.done))
             state.eval_loss.append(loss_value(trace, batch))
             state.spectral_radius.append(float(np.max(np.abs(np.linalg.eigvals(p["W_rec"])))))
@@ -673,6 +692,20 @@ class _Run:
             trace.outputs[w].transpose(1, 0, 2).copy(),
             trace.rates[1:][w].transpose(1, 0, 2).copy(),
         )
+
+    def _own_alignment(self, state: _State) -> list[float]:
+        """The training rule's estimate, with the run's feedback of the moment, against the
+        exact gradient on the held-out trials (a stream's: its recorded window and warm-up).
+        Stochastic rules draw from a generator of their own, not the run's."""
+        net, ev, upto = state.net, self.eval_trials, slice(None, self.window.stop)
+        mask = None if ev.mask is None else ev.mask[:, upto]
+        batch = prepare(net, ev.x[:, upto], ev.target[:, upto], mask, self.h0, self.loss)
+        rng = np.random.default_rng(self.settings.seed + len(state.eval_loss))
+        B = np.ascontiguousarray(net.params["W_out"].T) if self.symmetric else state.B
+        _, grads = evaluate(net, batch, self.rule, B, rng)
+        W_outT = np.ascontiguousarray(net.params["W_out"].T)
+        _, exact = evaluate(net, batch, self.exact, W_outT, rng)
+        return [_compare(grads, exact, group)[0] for group in PARAM_GROUPS.values()]
 
     # ---- the loop
     def loop(
@@ -854,6 +887,16 @@ class _Run:
                 {"long_name": "cosine between two probed rules' estimates", "units": "1"},
             )
         if self.exact is not None:
+            data["eval_alignment"] = (
+                ("evaluation", "param"),
+                np.asarray(state.eval_alignment[:n_eval_records], float).reshape(-1, len(groups)),
+                {
+                    "long_name": f"cosine of the rule's estimate with the {s.align_with} "
+                    "gradient on the held-out trials",
+                    "units": "1",
+                },
+            )
+        if self.exact is not None and s.update == "trial" and not s.teacher_forcing:
             data["alignment"] = (
                 ("trial", "param"),
                 np.asarray(state.alignment[:n], float).reshape(n, len(groups)),

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bioplastic.config import build, load_preset, parse_override
@@ -14,10 +15,11 @@ def test_the_shipped_preset_is_murrays_setup():
     assert p.network.n_rec == 30 and p.network.tau == 10.0
     assert p.task.name == "periodic" and p.task.params["period"] == 20.0
     assert p.rule.name == "rflo" and p.rule.feedback == "random"
-    assert p.optimizer.lr == {"W_rec": 0.03, "W_out": 0.03} and p.training.mean_over_time
+    assert p.optimizer.lr == 0.03 and p.training.mean_over_time and p.training.h0 == 0.1
+    assert p.task.params["input"] == "none" and p.network.init == "murray_methods"
     net, task, opt = build(p)
     assert net.n_rec == 30 and task.n_steps == 200 and net.plastic == {"W_rec", "W_out"}
-    assert opt.lr["W_in"] == 0.0
+    assert net.n_in == 0 and np.abs(net.params["W_out"]).max() > 0.1 / np.sqrt(30)
 
 
 def test_overrides():

@@ -64,6 +64,31 @@ def test_interval_matching_definition():
     assert covered == set(range(20, 41))  # every interval in the range occurs
 
 
+def test_interval_matching_with_murray_s_gaussian_pulses_and_held_out_intervals():
+    """Murray 2019 (Methods): input and target pulses Gaussian with SD 15 steps; held-out
+    intervals beyond the training range lengthen the trials."""
+    task = IntervalMatching(
+        interval_min=50, interval_max=150, first_cue=50, cue="gaussian", cue_width=15,
+        pulse_width=15.0, tail=50, test_intervals=[40, 100, 200],
+    )
+    assert task.n_steps == 50 + 2 * 150 + 50
+    ev = task.every_condition()
+    assert ev.n_steps == 50 + 2 * 200 + 50 and task.sample(2, np.random.default_rng(0)).n_steps == 400
+    np.testing.assert_array_equal(ev.conditions["interval"], [40, 100, 200])
+    for i, d in enumerate([40, 100, 200]):
+        x = ev.x[i, :, 0]
+        peaks = np.flatnonzero((x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:])) + 1
+        if d >= 100:  # closer pulses overlap and pull each other's peaks in
+            np.testing.assert_array_equal(peaks, [50, 50 + d])
+        np.testing.assert_allclose(x[50 + 15], np.exp(-0.5) + np.exp(-0.5 * ((d - 15) / 15) ** 2))
+        assert np.argmax(ev.target[i, :, 0]) == 50 + 2 * d
+    assert task.sample(300, np.random.default_rng(0)).conditions["interval"].max() <= 150
+    with pytest.raises(ValueError, match=r"cue must be one of \['square', 'gaussian'\]"):
+        IntervalMatching(cue="box")
+    with pytest.raises(ValueError, match="test_intervals must be a non-empty list of positive"):
+        IntervalMatching(test_intervals=[0, 10])
+
+
 def test_ready_set_go_definition():
     ramp = ReadySetGo(intervals=[20, 30], ready=5, response="ramp").trials(np.array([20, 30]))
     bump = ReadySetGo(intervals=[20, 30], ready=5, response="bump").trials(np.array([20, 30]))

@@ -121,6 +121,28 @@ def test_random_follows_murray_2019_and_is_seeded():
     assert np.random.random() == before
 
 
+def test_the_other_initialisations_follow_their_papers():
+    """Murray 2019's Methods (W_out ten times the notebook's) and Marschall et al.'s code
+    (orthogonal W_rec); Dale's law as ξ_j |W_ij| (Murray's Methods) keeps |W_rec|."""
+    m = bp.LeakyRNN.random(3, 400, 2, tau=10.0, init="murray_methods", seed=1).params
+    code = bp.LeakyRNN.random(3, 400, 2, tau=10.0, init="murray", seed=1).params
+    np.testing.assert_array_equal(m["W_rec"], code["W_rec"])
+    np.testing.assert_allclose(m["W_out"], 10 * code["W_out"], rtol=1e-15)
+    np.testing.assert_allclose(m["W_in"], np.sqrt(3) * code["W_in"], rtol=1e-15)
+    o = bp.LeakyRNN.random(3, 64, 2, tau=2.0, g=1.0, init="marschall", seed=1).params
+    np.testing.assert_allclose(o["W_rec"] @ o["W_rec"].T, np.eye(64), atol=1e-12)
+    big = bp.LeakyRNN.random(4, 2000, 2, tau=2.0, init="marschall", seed=1).params
+    assert np.std(big["W_out"]) * np.sqrt(2000) == pytest.approx(1.0, rel=0.03)
+    assert np.std(big["W_in"]) * 2 == pytest.approx(1.0, rel=0.03)
+    kw = dict(tau=10.0, init="murray_methods", seed=3)
+    plain = bp.LeakyRNN.random(0, 30, 1, **kw)
+    dale = bp.LeakyRNN.random(0, 30, 1, exc_fraction=0.5, **kw)
+    np.testing.assert_array_equal(np.abs(dale.params["W_rec"]), np.abs(plain.params["W_rec"]))
+    assert np.all(dale.params["W_rec"][:, :15] >= 0) and np.all(dale.params["W_rec"][:, 15:] <= 0)
+    with pytest.raises(ValueError, match=r"init must be one of \['murray', 'murray_methods'"):
+        bp.LeakyRNN.random(1, 3, 1, tau=2.0, init="xavier")
+
+
 def test_tau_and_alpha_are_interchangeable_and_per_unit():
     W = bp.LeakyRNN.random(1, 3, 1, tau=2.0).params
     a = bp.LeakyRNN(W["W_in"], W["W_rec"], W["W_out"], tau=np.array([1.0, 2.0, 4.0]), dt=0.5)

@@ -55,14 +55,19 @@ def test_copy_and_mimic_targets():
     np.testing.assert_array_equal(tr.target[:, 4:], tr.x[:, :-4])
     task = Mimic(difficulty=1, chunk=25)
     stream = task.stream(2, np.random.default_rng(2))
-    a, b = stream.next(10), stream.next(15)
+    a, b = stream.next(11), stream.next(14)
     x = np.concatenate([a.x, b.x], axis=1)
+    assert set(np.unique(x)) == {0.0, 1.0} and np.all(x[:, :24:2] == x[:, 1:25:2])  # held 2 steps
+    assert 0 < np.mean(x[..., 0] != x[..., 1])  # two independent bits, not one-hot
     w = task._weights
     h = np.zeros((2, 32))
-    for t in range(25):  # the target network from scratch
-        h = np.tanh(h @ w["W_rec"].T + x[:, t] @ w["W_in"].T)
+    for t in range(25):  # the target network from scratch, α = 0.5, with biases
+        h = 0.5 * h + 0.5 * np.tanh(h @ w["W_rec"].T + x[:, t] @ w["W_in"].T + w["b"])
         np.testing.assert_allclose(
-            np.concatenate([a.target, b.target], 1)[:, t], h @ w["W_out"].T, rtol=1e-12, atol=1e-14
+            np.concatenate([a.target, b.target], 1)[:, t],
+            h @ w["W_out"].T + w["b_out"],
+            rtol=1e-12,
+            atol=1e-14,
         )
     sv = np.linalg.svd(w["W_rec"], compute_uv=False)
     np.testing.assert_allclose(sv, 0.6)  # orthogonal × (0.5 + 0.1 d)
@@ -110,6 +115,7 @@ def test_the_test_set_is_a_continuing_stream_with_its_warm_up_masked():
         (lambda: Add(t1=-1), r"t1 must be an int >= 0; got -1"),
         (lambda: Copy(delay=-2), r"delay must be an int >= 0; got -2"),
         (lambda: Mimic(difficulty=-1), r"difficulty must be a finite number >= 0"),
+        (lambda: Mimic(alpha=0), r"alpha must lie in \(0, 1\]; got 0"),
         (lambda: Add(chunk=0), r"chunk must be an int > 0; got 0"),
         (lambda: Add(hold=0), r"hold must be an int > 0; got 0"),
     ],

@@ -241,12 +241,13 @@ def test_clipping_holds_during_training():
         ({"n_trials": 0}, ValueError, r"n_trials must be an int > 0; got 0"),
         ({"update_every": 3}, ValueError, r"update_every applies to update='online' only"),
         (
-            {"update": "online", "align_with": "bptt"},
+            {"teacher_forcing": True, "align_with": "bptt"},
             ValueError,
-            r"align_with needs update='trial'",
+            r"align_with does not combine with teacher forcing",
         ),
         ({"align_with": "rflo"}, ValueError, r"align_with must be one of \['bptt', 'rtrl'\]"),
-        ({"h0": "ones"}, ValueError, r"h0 must be one of \['zeros', 'random'\]"),
+        ({"h0": "ones"}, ValueError, r"h0 must be 'zeros', 'random' or a finite number; got 'ones'"),
+        ({"h0": float("nan")}, ValueError, r"h0 must be 'zeros', 'random' or a finite number; got nan"),
         ({"kp_decay": 1.5}, ValueError, r"kp_decay must lie in \[0, 1\)"),
         ({"optimizer": "adam"}, TypeError, r"optimizer must be bioplastic.optim.SGD or Adam"),
         ({"seed": -2}, ValueError, r"seed must be a non-negative int"),
@@ -529,7 +530,7 @@ def test_teacher_forcing_replaces_the_read_out_units_by_their_targets():
         loss += 0.5 * (h[0] - tr.target[0, t, 0]) ** 2
         h[0] = tr.target[0, t, 0]  # forced
     assert float(ds.loss[0]) == pytest.approx(loss, rel=1e-12)
-    with pytest.raises(ValueError, match="align_with needs update='trial' without teacher forcing"):
+    with pytest.raises(ValueError, match="align_with does not combine with teacher forcing"):
         bp.train(net, task, "rtrl", teacher_forcing=True, align_with="rtrl", n_trials=1)
 
 
@@ -546,6 +547,21 @@ def test_a_network_that_cannot_leave_the_origin_is_refused():
         bp.train(net, task, "bptt", n_trials=2)
     ds = bp.train(net, task, "bptt", n_trials=20, h0="random", optimizer=SGD(lr=0.05), seed=0)
     assert not np.array_equal(ds.W_rec.values, ds.W_rec_initial.values)
+    with pytest.raises(ValueError, match="never leaves the origin"):
+        bp.train(net, task, "bptt", n_trials=2, h0=0.0)
+
+
+def test_a_constant_initial_state_starts_every_trial_and_held_out_trial():
+    """``h0=0.1`` (Murray's code): every unit starts at 0.1, in training and evaluation."""
+    task = PeriodicOutput(period=3.0, tau=5.0, input="none")
+    net = bp.LeakyRNN.random(0, 8, 1, tau=5.0, seed=1)
+    ds = bp.train(net, task, "bptt", n_trials=1, h0=0.1, optimizer=SGD(lr=0.0), seed=0)
+    _, trials, h0 = training.held_out(ds)
+    np.testing.assert_array_equal(h0, np.full(8, 0.1))
+    states, outputs = net.run(trials.x, h0=np.full(8, 0.1))
+    np.testing.assert_allclose(ds.eval_output.sel(stage="initial").values, outputs, rtol=1e-13)
+    want = bp.loss(net, trials.x, trials.target, h0=np.full(8, 0.1))
+    assert ds.loss.values[0] == pytest.approx(want, rel=1e-13)
 
 
 def test_mean_over_time_divides_the_update_by_the_trial_length():
@@ -574,3 +590,31 @@ def test_probe_records_each_rule_s_alignment_at_every_evaluation():
     # the probe only observes: training is unchanged
     plain = bp.train(small_net(), TASK, "bptt", n_trials=30, eval_every=10, seed=2)
     np.testing.assert_array_equal(plain["W_rec"].values, ds["W_rec"].values)
+
+
+def test_align_with_records_the_rule_s_own_alignment_at_every_evaluation():
+    """``eval_alignment``: the training rule's estimate, with the run's B, against BPTT on the
+    held-out trials, in trial and online mode (where an exact rule scores 1)."""
+    ds = bp.train(small_net(), TASK, "rflo", optimizer=SGD(lr=0.05), n_trials=6, eval_every=3,
+                  align_with="bptt", seed=1)
+    assert ds.eval_alignment.dims == ("evaluation", "param")
+    assert ds.sizes["evaluation"] == 3
+    net, trials, h0 = training.held_out(ds)  # the final network: the last evaluation
+    g = bp.gradient(net, trials.x, trials.target, rule="rflo", feedback=ds.feedback.values, h0=h0)
+    exact = bp.gradient(net, trials.x, trials.target, rule="bptt", h0=h0)
+    a, b = g["W_rec"].ravel(), exact["W_rec"].ravel()
+    want = a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+    assert ds.eval_alignment.sel(param="W_rec").values[-1] == pytest.approx(want, rel=1e-10)
+    from bioplastic.tasks import Add
+
+    stream = Add(t1=1, t2=2, chunk=20, test_steps=200, test_warmup=20)
+    net = bp.LeakyRNN.random(2, 6, 2, tau=2.0, seed=0)
+    for rule, exact_rule in (("rtrl", True), ("snap1", False)):
+        ds = bp.train(net, stream, rule, update="online", optimizer=Adam(lr=1e-2), n_trials=4,
+                      eval_every=2, n_eval=1, align_with="bptt", seed=0)
+        cos = ds.eval_alignment.sel(param="recurrent").values
+        assert cos.shape == (3,) and np.all(np.isfinite(cos))
+        if exact_rule:
+            np.testing.assert_allclose(cos, 1.0, atol=1e-10)
+        else:
+            assert np.all(cos < 1 - 1e-6)

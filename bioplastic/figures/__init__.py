@@ -16,10 +16,21 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import alignment_fig, marschall2020_add, murray2019_fig2, murray2019_fig3
+from . import (
+    alignment_fig,
+    marschall2020_add,
+    marschall2020_mimic,
+    murray2019_fig2,
+    murray2019_fig3,
+    murray2019_fig4,
+)
 from .common import FigureRun
 
-FIGURES = {m.NAME: m for m in (murray2019_fig2, murray2019_fig3, alignment_fig, marschall2020_add)}
+FIGURES = {
+    m.NAME: m
+    for m in (murray2019_fig2, murray2019_fig3, murray2019_fig4, alignment_fig,
+              marschall2020_add, marschall2020_mimic)
+}
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 __all__ = ["FIGURES", "make", "main"]

@@ -12,11 +12,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from ..config import Preset, load_preset  # noqa: E402
 from ..sweeps import sweep  # noqa: E402
 
-__all__ = ["FigureRun", "MODELS", "band", "quartiles", "run_sweep", "plt"]
+__all__ = ["FigureRun", "MODELS", "band", "plain_log", "quartiles", "run_sweep", "plt"]
 
 MODELS = Path(__file__).resolve().parent.parent.parent / "models"
 
@@ -79,3 +80,11 @@ def band(ax, x, a: xr.DataArray, label: str, color=None, dim: str = "seed", **kw
     med, lo, hi = quartiles(a, dim)
     (line,) = ax.plot(x, med, label=label, color=color, **kw)
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.25, lw=0)
+
+
+def plain_log(ax, axis: str = "y") -> None:
+    """Label a log axis with plain numbers ("20", "0.001"), not powers ("2×10¹")."""
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    a.set_minor_formatter(NullFormatter())

@@ -8,6 +8,8 @@
 | ``reaching`` | :class:`CenterOutReaching` | Georgopoulos et al. 1982; Sussillo et al. 2015 |
 | ``drawing`` | :class:`CuedDrawing` | cued closed-curve drawing |
 | ``cued_sine`` | :class:`CuedSine` | Sussillo & Abbott 2009 |
+| ``syllables`` | :class:`Syllables` | Murray 2019, Fig. 4 (stage 1 of the loop circuit) |
+| ``reach_sequence`` | :class:`ReachSequence` | Murray 2019, Fig. 4 (without the loop) |
 | ``add`` | :class:`Add` (stream) | Pitis 2016; Marschall et al. 2020 |
 | ``mimic`` | :class:`Mimic` (stream) | Marschall et al. 2020 |
 | ``copy`` | :class:`Copy` (stream) | delayed recall |
@@ -18,6 +20,7 @@ from .base import Task, Trials, task_config
 from .motor import CURVES, CenterOutReaching, CuedDrawing, CuedSine, minimum_jerk
 from .neurogym import NeuroGymTask, from_neurogym
 from .periodic import PeriodicOutput, periodic_target
+from .sequence import ReachSequence, Syllables, syllable_velocity
 from .streams import Add, Copy, Mimic, Stream
 from .timing import IntervalMatching, ReadySetGo, gaussian_bump
 
@@ -30,6 +33,8 @@ TASKS: dict[str, type] = {
         CenterOutReaching,
         CuedDrawing,
         CuedSine,
+        Syllables,
+        ReachSequence,
         Add,
         Mimic,
         Copy,
@@ -58,4 +63,7 @@ __all__ = [
     "CuedSine",
     "minimum_jerk",
     "CURVES",
+    "Syllables",
+    "ReachSequence",
+    "syllable_velocity",
 ]

@@ -10,8 +10,9 @@ held for ``hold`` steps; lags count samples, not steps.
   ``p_t = 0.5 + 0.5 x_{t-t1} - 0.25 x_{t-t2}``, given as the distribution ``[p, 1-p]`` over two
   outputs and learned with ``loss="softmax_xent"``.
 * :class:`Mimic` (Marschall et al. 2020): match the outputs of a fixed random target RNN
-  (32 tanh units, α = 1, two outputs) driven by the same bits; its ``W_rec`` is a random
-  orthogonal matrix scaled by ``0.5 + 0.1 d`` for difficulty ``d``.  MSE loss.
+  (32 tanh units, α = 0.5, two linear outputs) driven by the same input: two independent
+  bits per sample, not one-hot; its ``W_rec`` is a random orthogonal matrix scaled by
+  ``0.5 + 0.1 d`` for difficulty ``d``.  MSE loss.
 * :class:`Copy`: reproduce the bit seen ``delay`` samples ago (one-hot, softmax cross-entropy).
 
 Before the stream starts, past bits count as 0.  The same seed gives the same stream, chunk by
@@ -36,7 +37,7 @@ import numpy as np
 
 from .base import Trials, positive
 
-__all__ = ["Add", "Mimic", "Copy", "Stream"]
+__all__ = ["Add", "Mimic", "Copy", "Stream", "Continuing"]
 
 
 class Stream:
@@ -50,7 +51,9 @@ class Stream:
         positive("n_streams", n_streams, integer=True)
         self.task, self.n = task, n_streams
         self.rng = np.random.default_rng(rng.integers(2**63))
-        self.history = np.zeros((n_streams, task.memory + 1))  # the last is the current sample
+        # the last is the current sample; a sample is one bit, or ``task.bits`` of them
+        extra = (task.bits,) if task.bits > 1 else ()
+        self.history = np.zeros((n_streams, task.memory + 1, *extra))
         self.left = 0  # steps of the current sample still to come
         self.hidden = np.zeros((n_streams, task.hidden_units)) if task.hidden_units else None
 
@@ -61,7 +64,7 @@ class Stream:
         h = self.task.hold
         n_new = max(0, -(-(T - self.left) // h))
         # drawn sample-major, so the stream is the same however it is cut into chunks
-        new = (self.rng.random((n_new, self.n)) < 0.5).astype(float).T
+        new = np.moveaxis(self.task.draw(self.rng, (n_new, self.n)), 0, 1)
         samples = np.concatenate([self.history, new], axis=1)
         L = self.task.memory
         t = np.arange(T)
@@ -95,29 +98,23 @@ def _one_hot(bits: np.ndarray) -> np.ndarray:
     return np.stack([bits, 1.0 - bits], axis=-1)
 
 
-@dataclass(frozen=True)
-class _StreamTask:
-    hold: int = 1
-    chunk: int = 100
-    test_steps: int = 10_000
-    test_warmup: int = 100
+class Continuing:
+    """What every continuing task shares: chunks of a :class:`Stream`, and its test set.
+
+    A continuing task has ``hold`` (steps per sample), ``chunk`` (steps per recorded "trial"),
+    ``memory`` (samples its target reaches back), ``hidden_units`` (a target network's state,
+    or 0), ``test_steps`` and ``test_warmup``, and turns samples into trials with
+    ``chunk_trials(samples, idx, stream)``.
+    """
+
     continuing: ClassVar[bool] = True
     hidden_units: ClassVar[int] = 0
-    n_in = property(lambda self: 2)
-    n_out = property(lambda self: 2)
+    bits: ClassVar[int] = 1  # independent bits per sample
 
-    def _check_common(self) -> None:
-        positive("hold", self.hold, integer=True)
-        positive("chunk", self.chunk, integer=True)
-        positive("test_steps", self.test_steps, integer=True)
-        positive("test_warmup", self.test_warmup, integer=True, allow_zero=True)
-        settle = self.hold * (self.memory + 1)
-        if self.test_warmup < settle:
-            raise ValueError(
-                f"test_warmup ({self.test_warmup} steps) must be at least hold × (longest lag "
-                f"+ 1) = {settle} steps, so that every counted test step has defined lagged "
-                f"bits; raise test_warmup to {settle} or more"
-            )
+    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """New samples ``shape (+ (bits,))``: Bernoulli(½) bits."""
+        extra = (self.bits,) if self.bits > 1 else ()
+        return (rng.random(shape + extra) < 0.5).astype(float)
 
     @property
     def n_steps(self) -> int:
@@ -141,6 +138,29 @@ class _StreamTask:
         mask = np.ones_like(tr.target)
         mask[:, : self.test_warmup] = 0.0
         return Trials(tr.x, tr.target, mask, tr.conditions, tr.dt)
+
+
+@dataclass(frozen=True)
+class _StreamTask(Continuing):
+    hold: int = 1
+    chunk: int = 100
+    test_steps: int = 10_000
+    test_warmup: int = 100
+    n_in = property(lambda self: 2)
+    n_out = property(lambda self: 2)
+
+    def _check_common(self) -> None:
+        positive("hold", self.hold, integer=True)
+        positive("chunk", self.chunk, integer=True)
+        positive("test_steps", self.test_steps, integer=True)
+        positive("test_warmup", self.test_warmup, integer=True, allow_zero=True)
+        settle = self.hold * (self.memory + 1)
+        if self.test_warmup < settle:
+            raise ValueError(
+                f"test_warmup ({self.test_warmup} steps) must be at least hold × (longest lag "
+                f"+ 1) = {settle} steps, so that every counted test step has defined lagged "
+                f"bits; raise test_warmup to {settle} or more"
+            )
 
 
 @dataclass(frozen=True)
@@ -201,16 +221,26 @@ class Copy(_StreamTask):
 class Mimic(_StreamTask):
     """Match a fixed random target RNN driven by the same bits (Marschall et al. 2020).
 
-    Parameters: ``difficulty`` d (``W_rec`` = orthogonal × (0.5 + 0.1 d)), ``target_seed``
-    (the target network), ``hold``, ``chunk``.
+    The target, as in the authors' code (FigTop/vanilla-rtrl_old, ``main.py`` and
+    ``gen_data.Mimic_RNN`` at commit d83dddcf): 2 inputs, 32 tanh units, 2 linear outputs,
+    ``h_t = (1 - α) h_{t-1} + α tanh(W_rec h_{t-1} + W_in x_t + b)``, ``y_t = W_out h_t + b_out``
+    with ``W_rec`` = orthogonal × (0.5 + 0.1 d), ``W_in ~ N(0, 1/2)``, ``W_out ~ N(0, 1/32)``,
+    ``b, b_out ~ N(0, 0.1²)``, α = 0.5; its input is two independent Bernoulli(½) bits per
+    sample, each held ``hold`` = 2 steps.  The target starts from h = 0.
+
+    Parameters: ``difficulty`` d, ``target_seed`` (the target network), ``alpha`` (the
+    target's), ``hold``, ``chunk``, ``test_steps``, ``test_warmup``.
     """
 
+    hold: int = 2
     difficulty: float = 2.0
     target_seed: int = 0
+    alpha: float = 0.5
     name: ClassVar[str] = "mimic"
     loss: ClassVar[str] = "mse"
     hidden_units: ClassVar[int] = 32
     memory: ClassVar[int] = 0
+    bits: ClassVar[int] = 2
     _weights: dict = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -218,6 +248,9 @@ class Mimic(_StreamTask):
         d = self.difficulty
         if isinstance(d, bool) or not isinstance(d, (int, float)) or not np.isfinite(d) or d < 0:
             raise ValueError(f"difficulty must be a finite number >= 0; got {d!r}")
+        a = self.alpha
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not 0 < a <= 1:
+            raise ValueError(f"alpha must lie in (0, 1]; got {a!r}")
         positive("target_seed", self.target_seed, integer=True, allow_zero=True)
         rng = np.random.default_rng(self.target_seed)
         n = self.hidden_units
@@ -225,18 +258,20 @@ class Mimic(_StreamTask):
         q *= np.sign(np.diag(r))  # a uniformly random orthogonal matrix
         weights = {
             "W_rec": (0.5 + 0.1 * d) * q,
-            "W_in": rng.standard_normal((n, 2)),
+            "W_in": rng.standard_normal((n, 2)) / np.sqrt(2),
             "W_out": rng.standard_normal((2, n)) / np.sqrt(n),
+            "b": 0.1 * rng.standard_normal(n),
+            "b_out": 0.1 * rng.standard_normal(2),
         }
         object.__setattr__(self, "_weights", weights)
 
     def chunk_trials(self, samples: np.ndarray, idx: np.ndarray, stream: Stream) -> Trials:
-        x = _one_hot(samples[:, idx])
-        w = self._weights
+        x = samples[:, idx]  # (stream, time, 2): the two bits themselves
+        w, a = self._weights, self.alpha
         h = stream.hidden
         ys = np.empty(x.shape[:2] + (2,))
-        for t in range(x.shape[1]):  # the target network, one step at a time (α = 1)
-            h = np.tanh(h @ w["W_rec"].T + x[:, t] @ w["W_in"].T)
-            ys[:, t] = h @ w["W_out"].T
+        for t in range(x.shape[1]):  # the target network, one step at a time
+            h = (1 - a) * h + a * np.tanh(h @ w["W_rec"].T + x[:, t] @ w["W_in"].T + w["b"])
+            ys[:, t] = h @ w["W_out"].T + w["b_out"]
         stream.hidden = h
         return Trials(x, ys, None, {"stream": np.arange(stream.n)})

@@ -2,9 +2,13 @@ r"""Timing tasks: interval matching (Murray 2019) and Ready–Set–Go (Jazayeri
 
 **Interval matching** (Murray 2019, eLife 8:e43299, Fig. 3).  Two input pulses, at ``t1`` and
 ``t1 + Δ``, mark an interval Δ drawn per trial; the output must produce a pulse Δ after the
-second, at ``t1 + 2Δ``, and stay at 0 otherwise.  Murray's exact pulse shapes and ranges are
-not restated here: this uses a Gaussian bump of width ``pulse_width`` for the response and
-square input pulses, with Δ uniform in ``[interval_min, interval_max]`` steps.
+second, at ``t1 + 2Δ``, and stay at 0 otherwise.  In the paper (Methods) "the input and target
+output pulses were Gaussian with a standard deviation of 15 timesteps" (``cue="gaussian"``,
+``cue_width = pulse_width = 15``), with τ = 10 steps and T_delay ≤ 15τ, 20τ or 25τ; the
+paper does not give the shortest delay, the delays' distribution, the pulses' height or the
+time of the first pulse.  Here Δ is uniform over the integers in ``[interval_min,
+interval_max]`` and pulses peak at 1.  ``test_intervals`` sets the held-out conditions, which
+may lie outside the training range (generalisation).
 
 **Ready–Set–Go** (Jazayeri & Shadlen 2015, Curr. Biol. 25:2599; in RNNs, Wang et al. 2018,
 Nat. Neurosci. 21:102).  A *Ready* pulse on channel 0 and a *Set* pulse on channel 1, separated
@@ -47,19 +51,25 @@ class IntervalMatching:
 
     Parameters (in time steps)
     --------------------------
-    interval_min, interval_max: the range of Δ.
-    first_cue: time of the first pulse.
+    interval_min, interval_max: the range of Δ in training.
+    first_cue: time of the first pulse (its onset, or its centre for Gaussian cues).
+    cue: ``"square"`` (pulses ``cue_width`` steps long) or ``"gaussian"`` (standard deviation
+        ``cue_width``, Murray's).
     cue_width: width of each input pulse.
     pulse_width: standard deviation of the Gaussian response.
     tail: steps simulated after the latest possible response.
+    test_intervals: the held-out conditions (:meth:`every_condition`); None for five intervals
+        evenly spanning the training range.  Longer ones lengthen the held-out trials only.
     """
 
     interval_min: int = 20
     interval_max: int = 60
     first_cue: int = 10
+    cue: str = "square"
     cue_width: int = 5
     pulse_width: float = 4.0
     tail: int = 20
+    test_intervals: list[int] | None = None
     name: ClassVar[str] = "interval"
 
     def __post_init__(self) -> None:
@@ -68,6 +78,7 @@ class IntervalMatching:
         for k in ("first_cue", "tail"):
             positive(k, getattr(self, k), integer=True, allow_zero=True)
         positive("pulse_width", self.pulse_width)
+        one_of("cue", self.cue, ("square", "gaussian"))
         if self.interval_max < self.interval_min:
             raise ValueError(
                 f"interval_max ({self.interval_max}) must be >= interval_min ({self.interval_min})"
@@ -77,21 +88,35 @@ class IntervalMatching:
                 f"cue_width ({self.cue_width}) must be shorter than interval_min "
                 f"({self.interval_min}) so that the two pulses are distinct"
             )
+        if self.test_intervals is not None:
+            ts = np.asarray(self.test_intervals)
+            if ts.ndim != 1 or ts.size == 0 or ts.dtype.kind not in "iu" or np.any(ts <= 0):
+                raise ValueError(
+                    "test_intervals must be a non-empty list of positive integers (steps); "
+                    f"got {self.test_intervals!r}"
+                )
+            object.__setattr__(self, "test_intervals", [int(v) for v in ts])
 
     n_in = property(lambda self: 1)
     n_out = property(lambda self: 1)
 
     @property
     def n_steps(self) -> int:
+        """The length of a training trial."""
         return self.first_cue + 2 * self.interval_max + self.tail
 
     def trials(self, intervals: np.ndarray) -> Trials:
-        """The trials for the given intervals ``(trial,)``."""
+        """The trials for the given intervals ``(trial,)``; a trial is :attr:`n_steps` long,
+        or long enough for an interval beyond ``interval_max``."""
         d = np.asarray(intervals, dtype=int)
-        T = self.n_steps
-        x = _pulses(T, np.full(d.shape, self.first_cue), self.cue_width)
-        x += _pulses(T, self.first_cue + d, self.cue_width)
-        target = gaussian_bump(np.arange(T, dtype=float), self.first_cue + 2 * d, self.pulse_width)
+        T = self.first_cue + 2 * max(self.interval_max, int(d.max(initial=0))) + self.tail
+        t = np.arange(T, dtype=float)
+        cues = [np.full(d.shape, self.first_cue), self.first_cue + d]
+        if self.cue == "gaussian":
+            x = sum(gaussian_bump(t, c, self.cue_width) for c in cues)
+        else:
+            x = sum(_pulses(T, c, self.cue_width) for c in cues)
+        target = gaussian_bump(t, self.first_cue + 2 * d, self.pulse_width)
         return Trials(x[:, :, None], target[:, :, None], None, {"interval": d})
 
     def sample(self, n_trials: int, rng: np.random.Generator) -> Trials:
@@ -99,7 +124,9 @@ class IntervalMatching:
         return self.trials(rng.integers(self.interval_min, self.interval_max + 1, n_trials))
 
     def every_condition(self, n: int = 5) -> Trials:
-        """``n`` intervals evenly spanning the range (held-out evaluation set)."""
+        """The held-out set: ``test_intervals``, else ``n`` intervals evenly spanning the range."""
+        if self.test_intervals is not None:
+            return self.trials(np.asarray(self.test_intervals))
         return self.trials(np.linspace(self.interval_min, self.interval_max, n).round())
 
 
