@@ -149,7 +149,8 @@ def learn_transitions(
     """Stage 2: the reward-modulated Hebbian rule on ``W_s`` with the RNN frozen.
 
     ``baseline`` is the rate λ of the running mean reward R̄ (module docstring); 0 is
-    Murray's rule as written.  Returns the trained circuit and the rewards of every trial ``(trial, syllable)``.
+    Murray's rule as written.  Returns the trained circuit and the rewards of every trial
+    ``(trial, syllable)``.
     """
     if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
         raise ValueError(f"n_trials must be an int >= 1; got {n_trials!r}")

@@ -68,12 +68,20 @@ def test_interval_matching_with_murray_s_gaussian_pulses_and_held_out_intervals(
     """Murray 2019 (Methods): input and target pulses Gaussian with SD 15 steps; held-out
     intervals beyond the training range lengthen the trials."""
     task = IntervalMatching(
-        interval_min=50, interval_max=150, first_cue=50, cue="gaussian", cue_width=15,
-        pulse_width=15.0, tail=50, test_intervals=[40, 100, 200],
+        interval_min=50,
+        interval_max=150,
+        first_cue=50,
+        cue="gaussian",
+        cue_width=15,
+        pulse_width=15.0,
+        tail=50,
+        test_intervals=[40, 100, 200],
     )
     assert task.n_steps == 50 + 2 * 150 + 50
     ev = task.every_condition()
-    assert ev.n_steps == 50 + 2 * 200 + 50 and task.sample(2, np.random.default_rng(0)).n_steps == 400
+    assert (
+        ev.n_steps == 50 + 2 * 200 + 50 and task.sample(2, np.random.default_rng(0)).n_steps == 400
+    )
     np.testing.assert_array_equal(ev.conditions["interval"], [40, 100, 200])
     for i, d in enumerate([40, 100, 200]):
         x = ev.x[i, :, 0]

@@ -246,8 +246,16 @@ def test_clipping_holds_during_training():
             r"align_with does not combine with teacher forcing",
         ),
         ({"align_with": "rflo"}, ValueError, r"align_with must be one of \['bptt', 'rtrl'\]"),
-        ({"h0": "ones"}, ValueError, r"h0 must be 'zeros', 'random' or a finite number; got 'ones'"),
-        ({"h0": float("nan")}, ValueError, r"h0 must be 'zeros', 'random' or a finite number; got nan"),
+        (
+            {"h0": "ones"},
+            ValueError,
+            r"h0 must be 'zeros', 'random' or a finite number; got 'ones'",
+        ),
+        (
+            {"h0": float("nan")},
+            ValueError,
+            r"h0 must be 'zeros', 'random' or a finite number; got nan",
+        ),
         ({"kp_decay": 1.5}, ValueError, r"kp_decay must lie in \[0, 1\)"),
         ({"optimizer": "adam"}, TypeError, r"optimizer must be bioplastic.optim.SGD or Adam"),
         ({"seed": -2}, ValueError, r"seed must be a non-negative int"),
@@ -595,8 +603,16 @@ def test_probe_records_each_rule_s_alignment_at_every_evaluation():
 def test_align_with_records_the_rule_s_own_alignment_at_every_evaluation():
     """``eval_alignment``: the training rule's estimate, with the run's B, against BPTT on the
     held-out trials, in trial and online mode (where an exact rule scores 1)."""
-    ds = bp.train(small_net(), TASK, "rflo", optimizer=SGD(lr=0.05), n_trials=6, eval_every=3,
-                  align_with="bptt", seed=1)
+    ds = bp.train(
+        small_net(),
+        TASK,
+        "rflo",
+        optimizer=SGD(lr=0.05),
+        n_trials=6,
+        eval_every=3,
+        align_with="bptt",
+        seed=1,
+    )
     assert ds.eval_alignment.dims == ("evaluation", "param")
     assert ds.sizes["evaluation"] == 3
     net, trials, h0 = training.held_out(ds)  # the final network: the last evaluation
@@ -610,8 +626,18 @@ def test_align_with_records_the_rule_s_own_alignment_at_every_evaluation():
     stream = Add(t1=1, t2=2, chunk=20, test_steps=200, test_warmup=20)
     net = bp.LeakyRNN.random(2, 6, 2, tau=2.0, seed=0)
     for rule, exact_rule in (("rtrl", True), ("snap1", False)):
-        ds = bp.train(net, stream, rule, update="online", optimizer=Adam(lr=1e-2), n_trials=4,
-                      eval_every=2, n_eval=1, align_with="bptt", seed=0)
+        ds = bp.train(
+            net,
+            stream,
+            rule,
+            update="online",
+            optimizer=Adam(lr=1e-2),
+            n_trials=4,
+            eval_every=2,
+            n_eval=1,
+            align_with="bptt",
+            seed=0,
+        )
         cos = ds.eval_alignment.sel(param="recurrent").values
         assert cos.shape == (3,) and np.all(np.isfinite(cos))
         if exact_rule:

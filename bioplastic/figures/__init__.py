@@ -28,8 +28,14 @@ from .common import FigureRun
 
 FIGURES = {
     m.NAME: m
-    for m in (murray2019_fig2, murray2019_fig3, murray2019_fig4, alignment_fig,
-              marschall2020_add, marschall2020_mimic)
+    for m in (
+        murray2019_fig2,
+        murray2019_fig3,
+        murray2019_fig4,
+        alignment_fig,
+        marschall2020_add,
+        marschall2020_mimic,
+    )
 }
 ROOT = Path(__file__).resolve().parent.parent.parent
 

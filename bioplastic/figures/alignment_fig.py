@@ -94,8 +94,12 @@ def _settings(quick: bool) -> dict:
 
 def _common(st: dict, task: str) -> list[str]:
     overrides, n, every = st[task]
-    return [*overrides, f"training.n_trials={n}", f"training.eval_every={every}",
-            "training.n_eval=1"]
+    return [
+        *overrides,
+        f"training.n_trials={n}",
+        f"training.eval_every={every}",
+        "training.n_eval=1",
+    ]
 
 
 def _rule_overrides(r) -> list[str]:
@@ -108,15 +112,20 @@ def runs(fig: FigureRun) -> dict:
     st = _settings(fig.quick)
     out = {}
     for task, (preset, exact_rule, feedback) in TASKS.items():
-        exact = [*_common(st, task), exact_rule, "training.align_with=none",
-                 f"training.probe={_toml(RULES)}"] + ([feedback] if feedback else [])
+        exact = [
+            *_common(st, task),
+            exact_rule,
+            "training.align_with=none",
+            f"training.probe={_toml(RULES)}",
+        ] + ([feedback] if feedback else [])
         out[task, "exact"] = run_sweep(fig, f"{task}_exact", preset, exact, {}, st["seeds"])
         for r in RULES:
             own = [*_common(st, task), *_rule_overrides(r), "training.align_with=bptt"]
             if task == "periodic":
                 own.append(f"rule.feedback={'random' if r == 'rflo' else 'symmetric'}")
-            out[task, _label(r)] = run_sweep(fig, f"{task}_own_{_label(r)}", preset, own, {},
-                                             st["seeds"])
+            out[task, _label(r)] = run_sweep(
+                fig, f"{task}_own_{_label(r)}", preset, own, {}, st["seeds"]
+            )
     return out
 
 
@@ -170,7 +179,9 @@ def make(fig: FigureRun) -> dict:
         cos = ds.probe_cosine.sel(param="recurrent")
         for i, rule in enumerate(ds.probe.values):
             band(ax, seen, cos.sel(probe=rule), str(rule), f"C{i}")
-            numbers[f"{task} exact run: median cosine, {rule}"] = float(cos.sel(probe=rule).median())
+            numbers[f"{task} exact run: median cosine, {rule}"] = float(
+                cos.sel(probe=rule).median()
+            )
         ax.set_title(f"({'ae'[row]}) {task}: probes on an exact-gradient run", fontsize=10)
         ax = axes[row, 1]
         for i, rule in enumerate(map(_label, RULES)):
@@ -192,8 +203,7 @@ def make(fig: FigureRun) -> dict:
         im = ax.imshow(C[np.ix_(order, order)], vmin=-1, vmax=1, cmap="RdBu_r")
         ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
-        ax.set_title(f"({'cg'[row]}) {task}: rule × rule cosine, end of the exact run",
-                     fontsize=10)
+        ax.set_title(f"({'cg'[row]}) {task}: rule × rule cosine, end of the exact run", fontsize=10)
         f.colorbar(im, ax=ax, fraction=0.046, label="cosine between the two rules' estimates")
         numbers[f"{task}: cluster order"] = labels
         ax = axes[row, 3]
@@ -208,8 +218,9 @@ def make(fig: FigureRun) -> dict:
         plain_log(ax, "y")
         ax.set_xlabel("mean cosine with BPTT along the run")
         ax.set_ylabel("final held-out loss per step")
-        ax.set_title(f"({'dh'[row]}) {task}: ρ = {rho:.2f} [{lo:.2f}, {hi:.2f}], "
-                     f"{len(x)} runs", fontsize=10)
+        ax.set_title(
+            f"({'dh'[row]}) {task}: ρ = {rho:.2f} [{lo:.2f}, {hi:.2f}], {len(x)} runs", fontsize=10
+        )
         ax.legend(frameon=False, fontsize=7, ncol=2)
     f.suptitle(
         f"Alignment with the exact gradient{' (quick)' if fig.quick else ''}: "
@@ -229,15 +240,20 @@ def check(numbers: dict, quick: bool) -> list[str]:
         return bad
     own, probed = (numbers[f"periodic {k} run: median cosine, rflo"] for k in ("own", "exact"))
     if not own > probed + 0.1:
-        bad.append(f"periodic: RFLO along its own run ({own:.2f}) does not align better than "
-                   f"with a random B that W_out never met ({probed:.2f})")
-    if not numbers["add exact run: median cosine, kf_rtrl"] > numbers[
-        "add exact run: median cosine, uoro"
-    ]:
+        bad.append(
+            f"periodic: RFLO along its own run ({own:.2f}) does not align better than "
+            f"with a random B that W_out never met ({probed:.2f})"
+        )
+    if (
+        not numbers["add exact run: median cosine, kf_rtrl"]
+        > numbers["add exact run: median cosine, uoro"]
+    ):
         bad.append("add: KF-RTRL does not align better than UORO (Mujika et al. 2018)")
     for task in TASKS:
         rho, lo, hi = numbers[f"{task}: Spearman ρ, mean alignment vs final loss [95% CI]"]
         if hi < 0 and rho**2 >= 0.5:
-            bad.append(f"{task}: alignment does explain final performance (ρ = {rho:.2f}, "
-                       f"95% CI [{lo:.2f}, {hi:.2f}]), against Marschall et al.'s claim")
+            bad.append(
+                f"{task}: alignment does explain final performance (ρ = {rho:.2f}, "
+                f"95% CI [{lo:.2f}, {hi:.2f}]), against Marschall et al.'s claim"
+            )
     return bad

@@ -82,8 +82,9 @@ def cluster_numbers(profiles: dict[str, np.ndarray], prefix: str) -> dict:
 
 def panel_dendrogram(ax, profiles: dict[str, np.ndarray]) -> None:
     labels, _, Z = clusters(profiles)
-    dendrogram(Z, labels=labels, ax=ax, orientation="right", color_threshold=0,
-               above_threshold_color="0.3")
+    dendrogram(
+        Z, labels=labels, ax=ax, orientation="right", color_threshold=0, above_threshold_color="0.3"
+    )
     for t in ax.get_yticklabels():
         t.set_color(GROUP_COLOR[ARMS[t.get_text()][1]])
     ax.set_xlabel("distance between loss profiles (average linkage)")
@@ -105,5 +106,7 @@ def check_clusters(numbers: dict, prefix: str, threshold: float = 0.8) -> list[s
     ri = numbers[f"{prefix} clusters: Rand index with the framework's groups"]
     if ri >= threshold:
         return []
-    return [f"{prefix}: the rules' performances do not cluster by the framework's groups "
-            f"(Rand index {ri:.2f} < {threshold:g})"]
+    return [
+        f"{prefix}: the rules' performances do not cluster by the framework's groups "
+        f"(Rand index {ri:.2f} < {threshold:g})"
+    ]

@@ -57,23 +57,40 @@ EXPECT = (
     "approximations); the exact methods learn the longest dependencies"
 )
 PAPER_ARMS = ["RTRL", "UORO", "KF-RTRL", "RFLO, B=W_outᵀ", "RFLO, random B"]
-PAPER = ["optimizer.name=sgd", "optimizer.lr=0.0001", "training.n_trials=10000",
-         "training.eval_every=1000"]
+PAPER = [
+    "optimizer.name=sgd",
+    "optimizer.lr=0.0001",
+    "training.n_trials=10000",
+    "training.eval_every=1000",
+]
 LAGS = "task.t1,task.t2"
 
 
 def _settings(quick: bool) -> dict:
     if quick:
         return dict(
-            lags=[0, 4], seeds=[0], paper_lags=[2], paper_seeds=[0], steps=2000,
+            lags=[0, 4],
+            seeds=[0],
+            paper_lags=[2],
+            paper_seeds=[0],
+            steps=2000,
             base=["training.n_trials=60", "network.n_rec=12", "task.test_steps=2000"],
-            paper=["optimizer.name=sgd", "optimizer.lr=0.001", "training.n_trials=60",
-                   "training.eval_every=20"],
+            paper=[
+                "optimizer.name=sgd",
+                "optimizer.lr=0.001",
+                "training.n_trials=60",
+                "training.eval_every=20",
+            ],
             paper_arms=["RTRL", "RFLO, random B"],
         )
     return dict(
-        lags=list(range(0, 16, 2)), seeds=list(range(12)), paper_lags=[2, 6, 10],
-        paper_seeds=list(range(10)), steps=10_000, base=[], paper=PAPER,
+        lags=list(range(0, 16, 2)),
+        seeds=list(range(12)),
+        paper_lags=[2, 6, 10],
+        paper_seeds=list(range(10)),
+        steps=10_000,
+        base=[],
+        paper=PAPER,
         paper_arms=PAPER_ARMS,
     )
 
@@ -125,8 +142,13 @@ def runs(fig: FigureRun) -> dict:
         for i, (label, (ov, _)) in enumerate(ARMS.items())
     }
     paper = {
-        label: _lags(fig, f"paper_{i}", [*st["base"], *ARMS[label][0], *st["paper"]],
-                     st["paper_lags"], st["paper_seeds"])
+        label: _lags(
+            fig,
+            f"paper_{i}",
+            [*st["base"], *ARMS[label][0], *st["paper"]],
+            st["paper_lags"],
+            st["paper_seeds"],
+        )
         for i, label in enumerate(st["paper_arms"])
     }
     return dict(fast=fast, paper=paper)
@@ -165,9 +187,7 @@ def numbers_of(r: dict, lv: dict, lv_paper: dict, st: dict) -> dict:
             out[f"{proto} {label}: mean"] = float(np.nanmean(med))
             learned = [d for d, ok in zip(lags, _learned(med, level)) if ok]
             out[f"{proto} {label}: longest d learned"] = max(learned, default=-1)
-            out[f"{proto} {label}: runs not complete"] = int(
-                (ds.status.values != "complete").sum()
-            )
+            out[f"{proto} {label}: runs not complete"] = int((ds.status.values != "complete").sum())
             if proto == "fast" and ARMS[label][1] != "baseline":
                 profiles[label] = med
     out.update(cluster_numbers(profiles, "fast"))
@@ -180,8 +200,15 @@ def _panel_lags(ax, results, lags, lv, steps):
         c = per_step(ds, steps)
         med = c.median("seed").values
         lo, hi = c.quantile(0.25, "seed").values, c.quantile(0.75, "seed").values
-        ax.plot(lags, med, marker="o", ls=GROUP_STYLE[ARMS[label][1]], ms=4, label=label,
-                color=color(label))
+        ax.plot(
+            lags,
+            med,
+            marker="o",
+            ls=GROUP_STYLE[ARMS[label][1]],
+            ms=4,
+            label=label,
+            color=color(label),
+        )
         ax.fill_between(lags, lo, hi, color=color(label), alpha=0.12, lw=0)
     for name, level in lv.items():
         ax.plot(lags, level, color="0.5", ls=":", lw=1)
@@ -196,8 +223,13 @@ def _panel_curves(ax, results, steps, d_index, d):
     for label, ds in results.items():
         c = per_step(ds, steps, final=False).isel(d=d_index)
         x = ds.trials_seen.isel({ds.trials_seen.dims[0]: d_index}).isel(seed=0).values * 100
-        ax.plot(x[1:], c.median("seed").values[1:], label=label, color=color(label),
-                ls=GROUP_STYLE[ARMS[label][1]])
+        ax.plot(
+            x[1:],
+            c.median("seed").values[1:],
+            label=label,
+            color=color(label),
+            ls=GROUP_STYLE[ARMS[label][1]],
+        )
     ax.set_xscale("log")
     plain_log(ax, "x")
     ax.set_xlabel("online steps")
@@ -215,17 +247,23 @@ def make(fig: FigureRun) -> dict:
     axes[0, 0].set_title(f"(a) fast (ours): Adam 1e-3, 40,000 steps, {len(st['seeds'])} seeds")
     _panel_lags(axes[0, 1], r["paper"], st["paper_lags"], lv_paper, st["steps"])
     axes[0, 1].set_title(
-        "(b) the paper's protocol (quick: SGD, short)" if fig.quick else
-        f"(b) the paper's protocol: SGD 1e-4, 10⁶ steps, {len(st['paper_seeds'])} seeds"
+        "(b) the paper's protocol (quick: SGD, short)"
+        if fig.quick
+        else f"(b) the paper's protocol: SGD 1e-4, 10⁶ steps, {len(st['paper_seeds'])} seeds"
     )
     i = len(st["paper_lags"]) // 2
     _panel_curves(axes[1, 0], r["paper"], st["steps"], i, st["paper_lags"][i])
     axes[1, 0].set_title("(c) the paper's protocol: test loss during training")
-    profiles = {k: per_step(ds, st["steps"]).median("seed").values
-                for k, ds in r["fast"].items() if ARMS[k][1] != "baseline"}
+    profiles = {
+        k: per_step(ds, st["steps"]).median("seed").values
+        for k, ds in r["fast"].items()
+        if ARMS[k][1] != "baseline"
+    }
     panel_dendrogram(axes[1, 1], profiles)
-    axes[1, 1].set_title("(d) rules clustered by their loss against d (fast); colour: the "
-                         "framework's group", fontsize=9)
+    axes[1, 1].set_title(
+        "(d) rules clustered by their loss against d (fast); colour: the framework's group",
+        fontsize=9,
+    )
     f.suptitle(
         f"Marschall et al. 2020, Add{' (quick)' if fig.quick else ''}: N=32, α=0.5, orthogonal "
         f"W_rec (the authors' code); test: {st['steps']:,} fresh steps after a 100-step "
@@ -238,8 +276,10 @@ def make(fig: FigureRun) -> dict:
 
 def check(numbers: dict, quick: bool) -> list[str]:
     bad = []
-    if not (numbers["fast RTRL: median test loss by d"][0]
-            < numbers["fast fixed W_rec: median test loss by d"][0]):
+    if not (
+        numbers["fast RTRL: median test loss by d"][0]
+        < numbers["fast fixed W_rec: median test loss by d"][0]
+    ):
         bad.append("RTRL does not beat the fixed-W_rec baseline at the shortest lag")
     if quick:
         return bad

@@ -40,25 +40,35 @@ from .marschall2020 import (
 
 NAME = "marschall2020_mimic"
 PRESET = "marschall2020_mimic.toml"
-EXPECT = (
-    "performances cluster by the framework's criteria; the exact methods mimic the target best"
-)
+EXPECT = "performances cluster by the framework's criteria; the exact methods mimic the target best"
 SCALE = 0.5  # bioplastic's "mse" sums over the 2 outputs; the code's loss averages them
 
 
 def _settings(quick: bool) -> dict:
     if quick:
-        return dict(difficulty=[0.0, 6.0], seeds=[0], steps=2000,
-                    base=["training.n_trials=60", "network.n_rec=12", "task.test_steps=2000"])
-    return dict(difficulty=[float(d) for d in range(10)], seeds=list(range(9)), steps=10_000,
-                base=[])
+        return dict(
+            difficulty=[0.0, 6.0],
+            seeds=[0],
+            steps=2000,
+            base=["training.n_trials=60", "network.n_rec=12", "task.test_steps=2000"],
+        )
+    return dict(
+        difficulty=[float(d) for d in range(10)], seeds=list(range(9)), steps=10_000, base=[]
+    )
 
 
 def runs(fig: FigureRun) -> dict[str, xr.Dataset]:
     st = _settings(fig.quick)
     return {
-        label: sweep_over(fig, PRESET, f"fast_{i}", [*st["base"], *ov], "task.difficulty",
-                          st["difficulty"], st["seeds"])
+        label: sweep_over(
+            fig,
+            PRESET,
+            f"fast_{i}",
+            [*st["base"], *ov],
+            "task.difficulty",
+            st["difficulty"],
+            st["seeds"],
+        )
         for i, (label, (ov, _)) in enumerate(ARMS.items())
     }
 
@@ -80,16 +90,16 @@ def constant_level(fig: FigureRun, ds: xr.Dataset) -> np.ndarray:
 
 
 def numbers_of(r: dict, level: np.ndarray, st: dict) -> dict:
-    out: dict = {"difficulty": st["difficulty"],
-                 "best constant output, by d": [float(v) for v in level]}
+    out: dict = {
+        "difficulty": st["difficulty"],
+        "best constant output, by d": [float(v) for v in level],
+    }
     profiles = {}
     for label, ds in r.items():
         med = per_step(ds, st["steps"], SCALE).median("seed").values
         out[f"fast {label}: median test loss by d"] = [float(x) for x in med]
         out[f"fast {label}: mean"] = float(np.nanmean(med))
-        out[f"fast {label}: mean relative to the constant output"] = float(
-            np.nanmean(med / level)
-        )
+        out[f"fast {label}: mean relative to the constant output"] = float(np.nanmean(med / level))
         out[f"fast {label}: runs not complete"] = int((ds.status.values != "complete").sum())
         if ARMS[label][1] != "baseline":
             profiles[label] = med / level
@@ -108,8 +118,15 @@ def make(fig: FigureRun) -> dict:
         c = per_step(ds, st["steps"], SCALE)
         med = c.median("seed").values
         lo, hi = c.quantile(0.25, "seed").values, c.quantile(0.75, "seed").values
-        ax.plot(ds_, med, marker="o", ms=4, ls=GROUP_STYLE[ARMS[label][1]], color=color(label),
-                label=label)
+        ax.plot(
+            ds_,
+            med,
+            marker="o",
+            ms=4,
+            ls=GROUP_STYLE[ARMS[label][1]],
+            color=color(label),
+            label=label,
+        )
         ax.fill_between(ds_, lo, hi, color=color(label), alpha=0.12, lw=0)
     ax.plot(ds_, level, color="0.5", ls=":", lw=1, label="best constant output")
     ax.set_yscale("log")
@@ -118,11 +135,16 @@ def make(fig: FigureRun) -> dict:
     ax.set_ylabel("test loss per step, ½ mean over outputs of (y − y*)²")
     ax.set_title(f"(a) fast (ours): Adam 1e-3, 40,000 steps, {len(st['seeds'])} seeds")
     ax.legend(frameon=False, fontsize=7, ncol=2)
-    profiles = {k: (per_step(ds, st["steps"], SCALE).median("seed").values / level)
-                for k, ds in r.items() if ARMS[k][1] != "baseline"}
+    profiles = {
+        k: (per_step(ds, st["steps"], SCALE).median("seed").values / level)
+        for k, ds in r.items()
+        if ARMS[k][1] != "baseline"
+    }
     panel_dendrogram(axes[1], profiles)
-    axes[1].set_title("(b) rules clustered by their relative loss against d; colour: the "
-                      "framework's group", fontsize=9)
+    axes[1].set_title(
+        "(b) rules clustered by their relative loss against d; colour: the framework's group",
+        fontsize=9,
+    )
     f.suptitle(
         f"Marschall et al. 2020, Mimic{' (quick)' if fig.quick else ''}: N=32, α=0.5 (target "
         "and learner, the authors' code); one target per d; test: "

@@ -1,4 +1,4 @@
-"""Murray 2019 (eLife 8:e43299), Fig. 2 and its supplement 1: RFLO against BPTT on a periodic output.
+"""Murray 2019 (eLife 8:e43299), Fig. 2 and its supplement 1: RFLO against BPTT, periodic output.
 
 Set-up, all from the paper (Methods, "Simulation details"; Fig. 2 caption) unless marked:
 N = 30, τ = 10 steps, no external input, no biases, target
@@ -206,8 +206,14 @@ def numbers_of(r: dict, st: dict) -> dict:
 def _curves(ax, r, P, rules=RULES, ls="-"):
     for rule in rules:
         ds = r["main"][rule, P]
-        band(ax, ds.trials_seen.isel(seed=0), per_step(ds, P), f"{RULES[rule][0]}, {P:g}τ",
-             RULES[rule][1], ls=ls)
+        band(
+            ax,
+            ds.trials_seen.isel(seed=0),
+            per_step(ds, P),
+            f"{RULES[rule][0]}, {P:g}τ",
+            RULES[rule][1],
+            ls=ls,
+        )
 
 
 def _panel_learning(ax, r, st):
@@ -239,15 +245,29 @@ def _panel_final(ax, r, st):
         f = np.array([_final(r["main"][rule, P], P) for P in periods])
         med = np.nanmedian(f, 1)
         lo, hi = np.nanpercentile(f, 25, 1), np.nanpercentile(f, 75, 1)
-        ax.errorbar(periods, med, yerr=[med - lo, hi - med], fmt="o-", capsize=3,
-                    color=RULES[rule][1], label=RULES[rule][0])
+        ax.errorbar(
+            periods,
+            med,
+            yerr=[med - lo, hi - med],
+            fmt="o-",
+            capsize=3,
+            color=RULES[rule][1],
+            label=RULES[rule][0],
+        )
         clipped = [P for P in periods if (rule, P) in r["clipped"]]
         if clipped:
             c = [np.nanmedian(_final(r["clipped"][rule, P], P)) for P in clipped]
-            ax.plot(clipped, c, "s", mfc="none", color=RULES[rule][1],
-                    label=f"{RULES[rule][0]}, clipped at {CLIP:g}")
-    untrained = [float(np.nanmedian(per_step(r["main"]["rflo", P], P).isel(evaluation=0)))
-                 for P in periods]
+            ax.plot(
+                clipped,
+                c,
+                "s",
+                mfc="none",
+                color=RULES[rule][1],
+                label=f"{RULES[rule][0]}, clipped at {CLIP:g}",
+            )
+    untrained = [
+        float(np.nanmedian(per_step(r["main"]["rflo", P], P).isel(evaluation=0))) for P in periods
+    ]
     ax.plot(periods, untrained, color="0.6", label="untrained")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -280,8 +300,13 @@ def _panel_ablation(ax, r, st):
         if label not in r["ablation"]:
             continue
         ds = r["ablation"][label]
-        band(ax, ds.trials_seen.isel(seed=0), per_step(ds, A),
-             f"{label} (η={r['best'][label]:g})", color)
+        band(
+            ax,
+            ds.trials_seen.isel(seed=0),
+            per_step(ds, A),
+            f"{label} (η={r['best'][label]:g})",
+            color,
+        )
         finals.append(_final(ds, A))
         labels.append(label)
     ax.set_yscale("log")
@@ -290,8 +315,9 @@ def _panel_ablation(ax, r, st):
     ax.legend(frameon=False, fontsize=7, loc="lower left")
     inset = ax.inset_axes([0.62, 0.58, 0.36, 0.38])
     inset.boxplot([f[np.isfinite(f)] for f in finals], widths=0.6)
-    inset.set_xticks(range(1, len(labels) + 1), [lb.split(",")[0] for lb in labels], fontsize=6,
-                     rotation=30)
+    inset.set_xticks(
+        range(1, len(labels) + 1), [lb.split(",")[0] for lb in labels], fontsize=6, rotation=30
+    )
     inset.set_yscale("log")
     inset.tick_params(labelsize=6)
     inset.set_title("final", fontsize=7)
@@ -311,8 +337,7 @@ def _panel_screen(ax, r, st):
 
 def _panel_dale(ax, r, st):
     for (P, ds), ls in zip(r["dale"].items(), ("-", "--")):
-        band(ax, ds.trials_seen.isel(seed=0), per_step(ds, P), f"RFLO + Dale, {P:g}τ", "C2",
-             ls=ls)
+        band(ax, ds.trials_seen.isel(seed=0), per_step(ds, P), f"RFLO + Dale, {P:g}τ", "C2", ls=ls)
         _curves(ax, r, P, rules=["rflo"], ls=ls)
     ax.set_yscale("log")
     ax.set_xlabel("trial")
@@ -366,8 +391,10 @@ def check(numbers: dict, quick: bool) -> list[str]:
     for P in periods:
         for rule in RULES:
             if not final(rule, P) < LEARNED * numbers[f"{rule} {P:g}τ: untrained loss"]:
-                bad.append(f"{RULES[rule][0]} did not learn at {P:g}τ (final loss ≥ half the "
-                           "untrained loss)")
+                bad.append(
+                    f"{RULES[rule][0]} did not learn at {P:g}τ (final loss ≥ half the "
+                    "untrained loss)"
+                )
         first, last = numbers[f"rflo {P:g}τ: W_out·B alignment first, last"]
         if not last > first + 0.1:
             bad.append(f"W_out did not align with B at {P:g}τ ({first:.2f} → {last:.2f})")

@@ -136,12 +136,8 @@ def numbers_of(r: dict, st: dict) -> dict:
         out[f"{key}: training loss"] = float(np.nanmedian(train_loss(ds, R)))
         out[f"{key}: silent-output loss"] = silent_loss(R)
         out[f"{key}: median |error| in range (τ)"] = float(np.nanmedian(err[:, inside]))
-        out[f"{key}: median |error| beyond range (τ)"] = float(
-            np.nanmedian(err[:, ts > R * TAU])
-        )
-        out[f"{key}: median |error| below range (τ)"] = float(
-            np.nanmedian(err[:, ts < 5 * TAU])
-        )
+        out[f"{key}: median |error| beyond range (τ)"] = float(np.nanmedian(err[:, ts > R * TAU]))
+        out[f"{key}: median |error| below range (τ)"] = float(np.nanmedian(err[:, ts < 5 * TAU]))
         slopes = [np.polyfit(ts[inside], row[inside], 1)[0] for row in p]
         out[f"{key}: slope in range"] = float(np.median(slopes))
     return out
@@ -159,8 +155,14 @@ RANGE_STYLE = {15: ":", 20: "--", 25: "-", 8: "-"}
 def _panel_learning(ax, r, st):
     for (rule, R), ds in r["final"].items():
         T = trial_steps(R)
-        band(ax, ds.trial, ds.loss.rolling(trial=10, min_periods=1).mean() / T,
-             f"{RULES[rule][0]} ≤{R}τ", RULES[rule][1], ls=RANGE_STYLE.get(R, "-"))
+        band(
+            ax,
+            ds.trial,
+            ds.loss.rolling(trial=10, min_periods=1).mean() / T,
+            f"{RULES[rule][0]} ≤{R}τ",
+            RULES[rule][1],
+            ls=RANGE_STYLE.get(R, "-"),
+        )
     for R in st["ranges"]:
         ax.axhline(silent_loss(R), color="0.6", lw=0.8, ls=RANGE_STYLE.get(R, "-"))
     ax.set_yscale("log")
@@ -177,8 +179,16 @@ def _panel_produced(ax, r, st, rule):
         color = cmap(i / max(1, len(st["ranges"]) - 1))
         med = np.nanmedian(p, 0)
         lo, hi = np.nanpercentile(p, 25, 0), np.nanpercentile(p, 75, 0)
-        ax.errorbar(ts / TAU, med / TAU, yerr=[(med - lo) / TAU, (hi - med) / TAU], fmt="o-",
-                    ms=3, capsize=2, color=color, label=f"trained ≤{R}τ")
+        ax.errorbar(
+            ts / TAU,
+            med / TAU,
+            yerr=[(med - lo) / TAU, (hi - med) / TAU],
+            fmt="o-",
+            ms=3,
+            capsize=2,
+            color=color,
+            label=f"trained ≤{R}τ",
+        )
         ax.axvspan(5, R, color=color, alpha=0.06)
     top = max(test_intervals(max(st["ranges"]))) / TAU
     ax.plot([0, top], [0, top], "k:", lw=1)
@@ -198,8 +208,15 @@ def _panel_failure(ax, r, st):
             los.append(np.nanpercentile(per_seed, 25))
             his.append(np.nanpercentile(per_seed, 75))
         meds, los, his = map(np.array, (meds, los, his))
-        ax.errorbar(st["ranges"], meds, yerr=[meds - los, his - meds], fmt="o-", capsize=3,
-                    color=RULES[rule][1], label=RULES[rule][0])
+        ax.errorbar(
+            st["ranges"],
+            meds,
+            yerr=np.vstack([meds - los, his - meds]),
+            fmt="o-",
+            capsize=3,
+            color=RULES[rule][1],
+            label=RULES[rule][0],
+        )
     ax.axhline(GOOD, color="0.6", lw=0.8, ls="--")
     ax.set_xticks(st["ranges"], [str(R) for R in st["ranges"]])
     ax.set_xlabel("longest training delay (τ)")
@@ -215,15 +232,24 @@ def _panel_outputs(ax, r, st):
         ds = r["final"][rule, R].isel(seed=0)
         y = ds.eval_output.sel(stage="final").isel(output=0)
         for k, i in enumerate(show):
-            ax.plot(y.isel(example=i).values + 1.5 * k, color=RULES[rule][1], lw=1,
-                    label=RULES[rule][0] if k == 0 else None)
+            ax.plot(
+                y.isel(example=i).values + 1.5 * k,
+                color=RULES[rule][1],
+                lw=1,
+                label=RULES[rule][0] if k == 0 else None,
+            )
     tg = r["final"]["bptt", R].isel(seed=0).eval_target.isel(output=0)
     x = r["final"]["bptt", R].isel(seed=0).eval_input.isel(input=0)
     for k, i in enumerate(show):
-        ax.plot(tg.isel(example=i).values + 1.5 * k, "k--", lw=0.8,
-                label="target" if k == 0 else None)
-        ax.plot(x.isel(example=i).values + 1.5 * k, color="0.7", lw=0.8,
-                label="input" if k == 0 else None)
+        ax.plot(
+            tg.isel(example=i).values + 1.5 * k, "k--", lw=0.8, label="target" if k == 0 else None
+        )
+        ax.plot(
+            x.isel(example=i).values + 1.5 * k,
+            color="0.7",
+            lw=0.8,
+            label="input" if k == 0 else None,
+        )
     ax.set_xlabel("time step")
     ax.set_ylabel("output (offset per trial)")
     ax.legend(frameon=False, fontsize=7)
@@ -234,8 +260,15 @@ def _panel_screen(ax, r, st):
     for rule in RULES:
         for R in st["ranges"]:
             med = [np.nanmedian(train_loss(r["screen"][rule, R, e], R)) for e in st["grid"]]
-            ax.plot(st["grid"], med, "o", ls=RANGE_STYLE.get(R, "-"),
-                    color=RULES[rule][1], label=f"{RULES[rule][0]} ≤{R}τ", ms=4)
+            ax.plot(
+                st["grid"],
+                med,
+                "o",
+                ls=RANGE_STYLE.get(R, "-"),
+                color=RULES[rule][1],
+                label=f"{RULES[rule][0]} ≤{R}τ",
+                ms=4,
+            )
     for rule, eta in PAPER_ETA.items():
         ax.axvline(eta, color=RULES[rule][1], lw=0.8, alpha=0.5)
     ax.set_xscale("log")
@@ -281,8 +314,9 @@ def check(numbers: dict, quick: bool) -> list[str]:
         for R in ranges:
             key = f"{rule} ≤{R}τ"
             if not numbers[f"{key}: training loss"] < 0.5 * numbers[f"{key}: silent-output loss"]:
-                bad.append(f"{RULES[rule][0]} did not learn at ≤{R}τ (loss ≥ half the "
-                           "silent output's)")
+                bad.append(
+                    f"{RULES[rule][0]} did not learn at ≤{R}τ (loss ≥ half the silent output's)"
+                )
     if quick:
         return bad
 
@@ -291,8 +325,10 @@ def check(numbers: dict, quick: bool) -> list[str]:
 
     for rule in RULES:
         if not err(rule, 15) <= GOOD:
-            bad.append(f"{RULES[rule][0]} does not reproduce delays ≤15τ (median error "
-                       f"{err(rule, 15):.2f}τ > {GOOD:g}τ)")
+            bad.append(
+                f"{RULES[rule][0]} does not reproduce delays ≤15τ (median error "
+                f"{err(rule, 15):.2f}τ > {GOOD:g}τ)"
+            )
     if not err("bptt", 25) <= GOOD:
         bad.append(f"BPTT does not reproduce delays ≤25τ (median error {err('bptt', 25):.2f}τ)")
     for R in (20, 25):

@@ -52,18 +52,39 @@ COLORS = {"loop": "C2", "rflo": "C3", "bptt": "C0"}
 def _settings(quick: bool) -> dict:
     if quick:
         return dict(
-            seeds=[0, 1], n_rec=40, n_move=40, stage1=600, stage2=300, whole=1200,
-            stage1_extra=["training.update_every=80", "training.eval_every=200",
-                          "optimizer.lr=0.03"],
-            whole_lr={"rflo": 0.003, "bptt": 0.03}, eval_every=200,
+            seeds=[0, 1],
+            n_rec=40,
+            n_move=40,
+            stage1=600,
+            stage2=300,
+            whole=1200,
+            stage1_extra=[
+                "training.update_every=80",
+                "training.eval_every=200",
+                "optimizer.lr=0.03",
+            ],
+            whole_lr={"rflo": 0.003, "bptt": 0.03},
+            eval_every=200,
         )
-    return dict(seeds=list(range(5)), n_rec=100, n_move=200, stage1=10_000, stage2=10_000,
-                whole=20_000, stage1_extra=[], whole_lr=ETA_WHOLE, eval_every=500)
+    return dict(
+        seeds=list(range(5)),
+        n_rec=100,
+        n_move=200,
+        stage1=10_000,
+        stage2=10_000,
+        whole=20_000,
+        stage1_extra=[],
+        whole_lr=ETA_WHOLE,
+        eval_every=500,
+    )
 
 
 def _size(st: dict) -> list[str]:
-    return [f"network.n_rec={st['n_rec']}", f"task.n_move={st['n_move']}",
-            f"task.n_hold={st['n_move']}"]
+    return [
+        f"network.n_rec={st['n_rec']}",
+        f"task.n_move={st['n_move']}",
+        f"task.n_hold={st['n_move']}",
+    ]
 
 
 def _sequence(st: dict) -> ReachSequence:
@@ -73,17 +94,28 @@ def _sequence(st: dict) -> ReachSequence:
 def runs(fig: FigureRun) -> dict:
     st = _settings(fig.quick)
     stage1 = run_sweep(
-        fig, "stage1", "murray2019_syllables.toml",
-        [*_size(st), f"training.n_trials={st['stage1']}", *st["stage1_extra"]], {}, st["seeds"],
+        fig,
+        "stage1",
+        "murray2019_syllables.toml",
+        [*_size(st), f"training.n_trials={st['stage1']}", *st["stage1_extra"]],
+        {},
+        st["seeds"],
     )
     whole = {
         rule: run_sweep(
-            fig, f"whole_{rule}", "murray2019_sequence.toml",
-            [*_size(st), f"rule.name={rule}",
-             f"rule.feedback={'symmetric' if rule == 'bptt' else 'random'}",
-             f"optimizer.lr={st['whole_lr'][rule]}", f"training.n_trials={st['whole']}",
-             f"training.eval_every={st['eval_every']}"],
-            {}, st["seeds"],
+            fig,
+            f"whole_{rule}",
+            "murray2019_sequence.toml",
+            [
+                *_size(st),
+                f"rule.name={rule}",
+                f"rule.feedback={'symmetric' if rule == 'bptt' else 'random'}",
+                f"optimizer.lr={st['whole_lr'][rule]}",
+                f"training.n_trials={st['whole']}",
+                f"training.eval_every={st['eval_every']}",
+            ],
+            {},
+            st["seeds"],
         )
         for rule in ("rflo", "bptt")
     }
@@ -102,7 +134,12 @@ def _stage2(fig: FigureRun, stage1: xr.Dataset, seed: int, st: dict, variant: st
     circuit = LoopCircuit(net, syll, h0=np.full(net.n_rec, 0.1))
     seq = _sequence(st)
     trained, rewards = learn_transitions(
-        circuit, seq, st["stage2"], eta=1.0, p_explore=0.1, baseline=VARIANTS[variant],
+        circuit,
+        seq,
+        st["stage2"],
+        eta=1.0,
+        p_explore=0.1,
+        baseline=VARIANTS[variant],
         seed=seed,
     )
     greedy = trained.run(seq.sequence)
@@ -135,17 +172,24 @@ def numbers_of(r: dict, st: dict) -> dict:
         losses = [float(d.loss) for d in dss]
         out[f"loop ({variant}): sequence loss"] = float(np.median(losses))
         out[f"loop ({variant}): sequence losses"] = losses
-        out[f"loop ({variant}): correct transitions, last 10% of trials"] = float(np.median(
-            [d.reward.isel(trial=slice(-max(1, d.sizes["trial"] // 10), None)).mean()
-             for d in dss]))
-        out[f"loop ({variant}): greedy sequences right"] = int(sum(
-            list(d.choice.values) == SEQUENCE for d in dss))
+        out[f"loop ({variant}): correct transitions, last 10% of trials"] = float(
+            np.median(
+                [
+                    d.reward.isel(trial=slice(-max(1, d.sizes["trial"] // 10), None)).mean()
+                    for d in dss
+                ]
+            )
+        )
+        out[f"loop ({variant}): greedy sequences right"] = int(
+            sum(list(d.choice.values) == SEQUENCE for d in dss)
+        )
     for rule, ds in r["whole"].items():
         f = _whole_loss(ds, T)
         out[f"{rule} without the loop: sequence loss"] = float(np.nanmedian(f))
         out[f"{rule} without the loop: sequence losses"] = [float(v) for v in f]
         out[f"{rule} without the loop: untrained loss"] = float(
-            np.nanmedian(ds.eval_loss.isel(evaluation=0).values / T))
+            np.nanmedian(ds.eval_loss.isel(evaluation=0).values / T)
+        )
     s1 = r["stage1"]
     out["stage 1: syllable-stream loss per step, first → last"] = [
         float(np.nanmedian(s1.eval_loss.isel(evaluation=i).values)) / (20 * 2 * st["n_move"])
@@ -213,8 +257,14 @@ def _panel_losses(ax, r, st):
     }
     for i, (label, v) in enumerate(groups.items()):
         v = np.asarray(v, float)
-        ax.plot(np.full(len(v), i) + np.linspace(-0.1, 0.1, len(v)), v, "o", ms=5,
-                color=["C2", "C2", "C3", "C0"][i], mfc="none" if i == 1 else None)
+        ax.plot(
+            np.full(len(v), i) + np.linspace(-0.1, 0.1, len(v)),
+            v,
+            "o",
+            ms=5,
+            color=["C2", "C2", "C3", "C0"][i],
+            mfc="none" if i == 1 else None,
+        )
         ax.plot([i - 0.25, i + 0.25], [np.nanmedian(v)] * 2, "k-", lw=1.5)
     untrained = float(np.nanmedian(r["whole"]["rflo"].eval_loss.isel(evaluation=0).values / T))
     ax.axhline(untrained, color="0.6", lw=0.8, label="untrained")
@@ -236,8 +286,9 @@ def make(fig: FigureRun) -> dict:
     _panel_sequence(axes[2], r, st)
     axes[2].set_title("(c) the whole sequence, seed 0", fontsize=10)
     _panel_losses(axes[3], r, st)
-    axes[3].set_title(f"(d) sequence loss, {st['stage1'] + st['stage2']:,} trials each",
-                      fontsize=10)
+    axes[3].set_title(
+        f"(d) sequence loss, {st['stage1'] + st['stage2']:,} trials each", fontsize=10
+    )
     f.suptitle(
         f"Murray 2019 Fig. 4{' (quick)' if fig.quick else ''}: N={st['n_rec']}, τ=10, four "
         f"syllables of {2 * st['n_move'] // 10}τ (reach, hold), a square of "

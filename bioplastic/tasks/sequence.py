@@ -89,8 +89,12 @@ class Syllables(Continuing):
 
     def velocities(self) -> np.ndarray:
         """``(syllable, time, 2)``: every syllable's target velocity."""
-        return np.stack([syllable_velocity(k, self.n_syllables, self.n_move, self.n_hold)
-                         for k in range(self.n_syllables)])
+        return np.stack(
+            [
+                syllable_velocity(k, self.n_syllables, self.n_move, self.n_hold)
+                for k in range(self.n_syllables)
+            ]
+        )
 
     def chunk_trials(self, samples: np.ndarray, idx: np.ndarray, stream: Any) -> Trials:
         ks = samples[:, idx].astype(int)  # (stream, time): the syllable of each step
@@ -139,8 +143,10 @@ class ReachSequence:
     def target(self) -> np.ndarray:
         """``(time, 2)``: the velocity of the whole sequence."""
         return np.concatenate(
-            [syllable_velocity(k, self.n_syllables, self.n_move, self.n_hold)
-             for k in self.sequence]
+            [
+                syllable_velocity(k, self.n_syllables, self.n_move, self.n_hold)
+                for k in self.sequence
+            ]
         )
 
     def sample(self, n_trials: int, rng: np.random.Generator | None = None) -> Trials:
