@@ -85,9 +85,9 @@ def _toml(rules: list) -> str:
 def _settings(quick: bool) -> dict:
     if quick:
         return dict(
-            seeds=[0, 1],
+            seeds=[0],
             periodic=(["network.n_rec=12", "task.period=8"], 200, 50),
-            add=(["network.n_rec=12", "task.test_steps=1000"], 18, 6),
+            add=(["network.n_rec=12", "task.test_steps=1000"], 12, 4),
         )
     return dict(seeds=list(range(5)), periodic=([], 5000, 250), add=([], 400, 40))
 

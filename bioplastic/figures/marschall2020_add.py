@@ -74,12 +74,17 @@ def _settings(quick: bool) -> dict:
             paper_lags=[2],
             paper_seeds=[0],
             steps=2000,
-            base=["training.n_trials=60", "network.n_rec=12", "task.test_steps=2000"],
+            base=[
+                "training.n_trials=20",
+                "network.n_rec=12",
+                "task.test_steps=2000",
+                "optimizer.lr=0.005",
+            ],
             paper=[
                 "optimizer.name=sgd",
                 "optimizer.lr=0.001",
-                "training.n_trials=60",
-                "training.eval_every=20",
+                "training.n_trials=20",
+                "training.eval_every=10",
             ],
             paper_arms=["RTRL", "RFLO, random B"],
         )
