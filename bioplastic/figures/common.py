@@ -82,9 +82,10 @@ def band(ax, x, a: xr.DataArray, label: str, color=None, dim: str = "seed", **kw
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.25, lw=0)
 
 
-def plain_log(ax, axis: str = "y") -> None:
-    """Label a log axis with plain numbers ("20", "0.001"), not powers ("2×10¹")."""
+def plain_log(ax, axis: str = "y", subs: tuple[float, ...] = (1.0,)) -> None:
+    """Label a log axis with plain numbers ("20", "0.001"), not powers ("2×10¹"), at
+    ``subs`` × each power of ten (``(1, 2, 5)`` for an axis under a decade or two)."""
     a = ax.yaxis if axis == "y" else ax.xaxis
-    a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    a.set_major_locator(LogLocator(base=10, subs=subs))
     a.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     a.set_minor_formatter(NullFormatter())

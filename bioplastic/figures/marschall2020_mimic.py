@@ -25,7 +25,7 @@ import xarray as xr
 
 from ..results import load
 from ..training import held_out
-from .common import FigureRun, plt
+from .common import FigureRun, plain_log, plt
 from .marschall2020 import (
     ARMS,
     GROUP_STYLE,
@@ -135,6 +135,7 @@ def make(fig: FigureRun) -> dict:
         ax.fill_between(ds_, lo, hi, color=color(label), alpha=0.12, lw=0)
     ax.plot(ds_, level, color="0.5", ls=":", lw=1, label="best constant output")
     ax.set_yscale("log")
+    plain_log(ax, "y")
     ax.set_xticks(ds_, [f"{d:g}" for d in ds_])
     ax.set_xlabel("difficulty d (target W_rec = orthogonal × (0.5 + 0.1 d))")
     ax.set_ylabel("test loss per step, ½ mean over outputs of (y − y*)²")

@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import mannwhitneyu
 
-from .common import FigureRun, band, plt, run_sweep
+from .common import FigureRun, band, plain_log, plt, run_sweep
 
 NAME = "murray2019_fig2"
 PRESET = "murray2019_periodic.toml"
@@ -69,6 +69,8 @@ def _settings(quick: bool) -> dict:
             grid=[3e-3, 3e-2],
             seeds=[0, 1],
             screen_seeds=[0],
+            n_trials=500,
+            long_grid=[3e-3, 3e-2],
             base=[
                 "training.n_trials=500",
                 "training.eval_every=50",
@@ -83,6 +85,8 @@ def _settings(quick: bool) -> dict:
         grid=GRID,
         seeds=list(range(9)),
         screen_seeds=[0, 1, 2],
+        n_trials=10_000,
+        long_grid=[3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
         base=["training.eval_every=250", "training.align_with=none"],
     )
 
@@ -169,7 +173,46 @@ def runs(fig: FigureRun) -> dict:
         )
         for P in (periods[0], periods[-1])
     }
-    return dict(main=main, clipped=clipped, screen=screen, best=best, ablation=ablation, dale=dale)
+    P1 = periods[-1]  # why the longest period fails: η, trials, h0, the readout's scale
+    long_screen = {
+        (rule, lr): _arm(
+            fig, f"long_{rule}_{lr:g}", rule, RULES_FB[rule], P1, lr, st["screen_seeds"]
+        )
+        for rule in RULES
+        for lr in st["long_grid"]
+    }
+    long_variants = {
+        label: _arm(
+            fig,
+            f"long_rflo_{i}",
+            "rflo",
+            "random",
+            P1,
+            st["eta"]["rflo"][P1],
+            st["screen_seeds"],
+            extra,
+        )
+        for i, (label, extra) in enumerate(long_variants_of(st).items())
+    }
+    return dict(
+        main=main,
+        clipped=clipped,
+        screen=screen,
+        best=best,
+        ablation=ablation,
+        dale=dale,
+        long_screen=long_screen,
+        long_variants=long_variants,
+    )
+
+
+def long_variants_of(st: dict) -> dict[str, list[str]]:
+    """RFLO at the longest period and the paper's η, one change at a time."""
+    return {
+        "4× the trials": [f"training.n_trials={4 * st['n_trials']}"],
+        "h₀ random, N(0, 0.5²)": ["training.h0=random"],
+        "W_out 10× smaller (Murray's notebook)": ["network.init=murray"],
+    }
 
 
 # ------------------------------------------------------------------------------- the numbers
@@ -199,6 +242,11 @@ def numbers_of(r: dict, st: dict) -> dict:
         out[f"ablation {label}: final losses"] = [float(v) for v in _final(ds, A)]
     for P, ds in r["dale"].items():
         out[f"dale rflo {P:g}τ: final loss"] = float(np.nanmedian(_final(ds, P)))
+    P1 = periods[-1]
+    for (rule, lr), ds in r["long_screen"].items():
+        out[f"{P1:g}τ screen {rule} η={lr:g}: final loss"] = float(np.nanmedian(_final(ds, P1)))
+    for label, ds in r["long_variants"].items():
+        out[f"{P1:g}τ rflo, {label}: final loss"] = float(np.nanmedian(_final(ds, P1)))
     return out
 
 
@@ -220,6 +268,7 @@ def _panel_learning(ax, r, st):
     _curves(ax, r, st["periods"][0])
     _curves(ax, r, st["periods"][-1], ls="--")
     ax.set_yscale("log")
+    plain_log(ax, "y")
     ax.set_xlabel("trial")
     ax.set_ylabel("held-out loss (1/2T) Σ ε²")
     ax.legend(frameon=False, fontsize=7)
@@ -271,6 +320,7 @@ def _panel_final(ax, r, st):
     ax.plot(periods, untrained, color="0.6", label="untrained")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain_log(ax, "y")
     ax.set_xticks(periods, [f"{P:g}" for P in periods])
     ax.minorticks_off()
     ax.set_xlabel("period P (τ)")
@@ -310,6 +360,7 @@ def _panel_ablation(ax, r, st):
         finals.append(_final(ds, A))
         labels.append(label)
     ax.set_yscale("log")
+    plain_log(ax, "y")
     ax.set_xlabel("trial")
     ax.set_ylabel("held-out loss")
     ax.legend(frameon=False, fontsize=7, loc="lower left")
@@ -319,6 +370,7 @@ def _panel_ablation(ax, r, st):
         range(1, len(labels) + 1), [lb.split(",")[0] for lb in labels], fontsize=6, rotation=30
     )
     inset.set_yscale("log")
+    plain_log(inset, "y")
     inset.tick_params(labelsize=6)
     inset.set_title("final", fontsize=7)
 
@@ -330,6 +382,8 @@ def _panel_screen(ax, r, st):
         ax.plot(st["grid"], med, "o-", color=color, label=label, ms=4)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain_log(ax, "y")
+    plain_log(ax, "x")
     ax.set_xlabel("learning rate η")
     ax.set_ylabel(f"final loss at {A:g}τ ({len(st['screen_seeds'])} seeds)")
     ax.legend(frameon=False, fontsize=7)
@@ -340,16 +394,44 @@ def _panel_dale(ax, r, st):
         band(ax, ds.trials_seen.isel(seed=0), per_step(ds, P), f"RFLO + Dale, {P:g}τ", "C2", ls=ls)
         _curves(ax, r, P, rules=["rflo"], ls=ls)
     ax.set_yscale("log")
+    plain_log(ax, "y")
     ax.set_xlabel("trial")
     ax.set_ylabel("held-out loss")
     ax.legend(frameon=False, fontsize=7)
+
+
+def _panel_long(ax, r, st):
+    P1 = st["periods"][-1]
+    for rule in RULES:
+        med = [np.nanmedian(_final(r["long_screen"][rule, lr], P1)) for lr in st["long_grid"]]
+        ax.plot(st["long_grid"], med, "o-", color=RULES[rule][1], label=RULES[rule][0], ms=4)
+        ax.axvline(st["eta"][rule][P1], color=RULES[rule][1], lw=0.8, alpha=0.5)
+    eta = st["eta"]["rflo"][P1]
+    for (label, ds), marker in zip(r["long_variants"].items(), "^sD"):
+        ax.plot(
+            [eta],
+            [np.nanmedian(_final(ds, P1))],
+            marker,
+            color="C3",
+            mfc="none",
+            label=f"RFLO, {label}",
+        )
+    untrained = float(np.nanmedian(per_step(r["main"]["rflo", P1], P1).isel(evaluation=0)))
+    ax.axhline(untrained, color="0.6", lw=0.8, label="untrained")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plain_log(ax, "y")
+    plain_log(ax, "x")
+    ax.set_xlabel("η (vertical lines: the paper's)")
+    ax.set_ylabel(f"final loss at {P1:g}τ ({len(st['screen_seeds'])} seeds)")
+    ax.legend(frameon=False, fontsize=6)
 
 
 def make(fig: FigureRun) -> dict:
     st = _settings(fig.quick)
     r = runs(fig)
     P0, P1, A = st["periods"][0], st["periods"][-1], st["ablation"]
-    f, axes = plt.subplots(2, 4, figsize=(20, 9))
+    f, axes = plt.subplots(3, 3, figsize=(17, 14))
     panels = [
         (_panel_learning, (r, st), f"learning at {P0:g}τ (solid) and {P1:g}τ (dashed)"),
         (_panel_output, (r, P0, st["seeds"][0]), f"outputs after training, {P0:g}τ"),
@@ -359,21 +441,24 @@ def make(fig: FigureRun) -> dict:
         (_panel_ablation, (r, st), f"Fig. 2d: the four arms at {A:g}τ"),
         (_panel_screen, (r, st), f"η screen of the four arms at {A:g}τ"),
         (_panel_dale, (r, st), "supp. 1: Dale's law (50% E)"),
+        (_panel_long, (r, st), f"why {P1:g}τ fails: η, trials, h₀, W_out"),
     ]
-    for (draw, args, title), ax, letter in zip(panels, axes.flat, "abcdefgh"):
+    for (draw, args, title), ax, letter in zip(panels, axes.flat, "abcdefghi"):
         draw(ax, *args)
         ax.set_title(f"({letter}) {title}", fontsize=10)
     n = len(st["seeds"])
+    failing = ", ".join(f"{P:g}τ" for P in sorted({P for _, P in r["clipped"]}))
     clip = (
-        "BPTT unclipped at every period"
+        "no rule is clipped"
         if not r["clipped"]
-        else f"clipped at {CLIP:g} also shown at {sorted({P for _, P in r['clipped']})}τ"
+        else f"where unclipped runs failed ({failing}), both rules also with the gradient norm "
+        f"clipped at {CLIP:g} (squares in d)"
     )
     f.suptitle(
         f"Murray 2019 Fig. 2{' (quick)' if fig.quick else ''}: N={12 if fig.quick else 30}, "
-        f"τ=10, no input, h₀=0.1 (Murray's notebook), paper's η per rule and period, SGD on the "
-        f"time-averaged loss, {n} seeds, median and 25–75%; {clip}; ablation η from the same "
-        f"screen for all four arms"
+        f"τ=10, no input, the paper's η per rule and period, SGD on the time-averaged loss, "
+        f"{n} seeds, median and 25–75%\nours: h₀=0.1 (Murray's notebook); {clip}; the "
+        "ablation arms' η from one screen, the same for all four"
     )
     fig.save(f)
     return numbers_of(r, st)

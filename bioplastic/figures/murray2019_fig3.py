@@ -274,6 +274,7 @@ def _panel_screen(ax, r, st):
     ax.set_xscale("log")
     ax.set_yscale("log")
     plain_log(ax, "x")
+    plain_log(ax, "y", subs=(1.0, 2.0, 5.0))
     ax.set_xlabel("η (vertical lines: the paper's)")
     ax.set_ylabel(f"training loss per step ({len(st['screen_seeds'])} seeds)")
     ax.legend(frameon=False, fontsize=7)
