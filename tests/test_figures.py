@@ -49,6 +49,15 @@ def test_quick_figure_is_made_checked_and_replotted_from_its_cache(
     assert json.dumps(numbers, sort_keys=True) == json.dumps(record["numbers"], sort_keys=True)
 
 
+def test_every_figure_has_its_script_in_figures():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "figures"
+    for name in FIGURES:
+        text = (root / f"{name}.py").read_text()
+        assert f'name="{name}"' in text, name
+
+
 def test_an_unknown_figure_names_the_known_ones():
     with pytest.raises(ValueError, match="murray2019_fig2"):
         make("murray2019_fig9", quick=True)

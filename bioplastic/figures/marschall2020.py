@@ -16,6 +16,9 @@ import numpy as np
 import xarray as xr
 from scipy.cluster.hierarchy import dendrogram, fcluster, linkage
 
+from ..results import load
+from ..tasks import Trials
+from ..training import held_out
 from .common import FigureRun, run_sweep
 
 #: label → (preset overrides, the framework's group)
@@ -54,6 +57,17 @@ def per_step(ds: xr.Dataset, steps: int, scale: float = 1.0, final: bool = True)
     loss = (scale * ds.eval_loss / steps).where(ds.status == "complete")
     loss = loss.isel(evaluation=-1) if final else loss
     return loss.rename({ds.eval_loss.dims[0]: "d"})
+
+
+def test_sets(fig: FigureRun, part: str, ds: xr.Dataset) -> list[list[Trials]]:
+    """The held-out test sets of a sweep's runs (rebuilt from their files), by swept value
+    (the first dimension) and seed."""
+    dim = ds.eval_loss.dims[0]
+    out = []
+    for i in range(ds.sizes[dim]):
+        paths = [fig.cache / part / f"{rid}.nc" for rid in np.ravel(ds.run_id.isel({dim: i}))]
+        out.append([held_out(load(p))[1] for p in paths if p.exists()])
+    return out
 
 
 def clusters(profiles: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -100,6 +114,12 @@ def check_exact_first(numbers: dict, proto: str, arms: list[str]) -> list[str]:
             if not numbers[f"{proto} {e}: mean"] < numbers[f"{proto} {o}: mean"]:
                 bad.append(f"{proto}: {e} does not beat {o} (mean test loss)")
     return bad
+
+
+def check_beats_fixed(numbers: dict, where: str) -> list[str]:
+    """RTRL learns something: it beats the fixed-W_rec baseline at the easiest setting."""
+    rtrl, fixed = (numbers[f"fast {k}: median test loss by d"][0] for k in ("RTRL", "fixed W_rec"))
+    return [] if rtrl < fixed else [f"RTRL does not beat the fixed-W_rec baseline at {where}"]
 
 
 def check_clusters(numbers: dict, prefix: str, threshold: float = 0.8) -> list[str]:
