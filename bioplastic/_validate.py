@@ -85,3 +85,10 @@ def one_of(name: str, value: object, accepted: Sequence[str]) -> str:
     if not isinstance(value, str) or value not in accepted:
         raise ValueError(f"{name} must be one of {list(accepted)}; got {value!r}")
     return value
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """Return ``seed`` if it is a non-negative int (not a bool), else raise ``ValueError``."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"{name} must be a non-negative int; got {seed!r}")
+    return int(seed)

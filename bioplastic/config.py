@@ -28,12 +28,13 @@ from typing import Any
 
 import xarray as xr
 
+from ._validate import check_seed
 from .network import PARAM_NAMES, LeakyRNN
 from .optim import OPTIMIZERS
 from .rules.base import make_rule
 from .rules.feedback import FEEDBACKS
 from .tasks import TASKS
-from .training import Settings, TrainingConfig, _Run, train
+from .training import Run, Settings, TrainingConfig, train
 
 __all__ = ["Preset", "load_preset", "parse_override", "build", "run"]
 
@@ -174,9 +175,7 @@ def parse(data: Mapping[str, Any]) -> Preset:
         )
         if extra:
             raise ValueError(f'[optimizer] {extra} apply to name = "adam" only, not to sgd')
-    seed = preset.training.seed
-    if seed < 0:
-        raise ValueError(f"[training] seed must be a non-negative int; got {seed}")
+    check_seed(preset.training.seed, "[training] seed")
     if not (preset.network.dt > 0 and preset.network.dt < float("inf")):
         raise ValueError(f"[network] dt must be a finite number > 0; got {preset.network.dt}")
     build(preset, dry_run=True)  # range checks happen where the objects are built
@@ -287,7 +286,7 @@ def build(preset: Preset, *, dry_run: bool = False):
                 feedback=r.feedback,
                 **dataclasses.asdict(preset.training),
             )
-            _Run(net, task, settings, optimizer, {})
+            Run(net, task, settings, optimizer, {})
         except (TypeError, ValueError) as exc:
             raise ValueError(f"[training] {exc}") from exc
     return net, task, optimizer

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._validate import check_seed
 from .network import LeakyRNN
 from .objective import Batch, NonFiniteError, error_and_loss, prepare
 from .rules.base import Rule, finalize, make_rule
@@ -17,9 +18,7 @@ __all__ = ["gradient", "evaluate", "rule_streams"]
 
 def rule_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     """Two independent generators from one seed: (feedback B, the rule's own sampling)."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
-    fb, rule = np.random.SeedSequence(int(seed)).spawn(2)
+    fb, rule = np.random.SeedSequence(check_seed(seed)).spawn(2)
     return np.random.default_rng(fb), np.random.default_rng(rule)
 
 

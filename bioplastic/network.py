@@ -35,8 +35,16 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from . import _scratch
-from ._validate import as_float_array, check_finite, check_shape, float_array, one_of
+from ._validate import (
+    as_float_array,
+    check_finite,
+    check_seed,
+    check_shape,
+    float_array,
+    one_of,
+)
 from .activations import Activation, get_activation
+from .errors import NonFiniteError
 
 __all__ = ["LeakyRNN", "Trajectory", "Trace", "StepOut", "PARAM_NAMES", "FORMS", "INITS"]
 
@@ -229,8 +237,7 @@ class LeakyRNN:
             raise ValueError(f"n_rec and n_out must be >= 1; got n_rec={n_rec}, n_out={n_out}")
         if not _is_real_scalar(g) or not np.isfinite(g) or g < 0:
             raise ValueError(f"g must be a finite number >= 0; got {g!r}")
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+        check_seed(seed)
         if init not in INITS:
             raise ValueError(f"init must be one of {list(INITS)}; got {init!r}")
         rng = np.random.default_rng(seed)
@@ -301,18 +308,18 @@ class LeakyRNN:
             plastic=self._plastic,
         )
 
-    def _evolve(self, params: Mapping[str, np.ndarray]) -> LeakyRNN:
+    def evolve(self, params: Mapping[str, np.ndarray]) -> LeakyRNN:
         """A copy with some parameters replaced, for the training loop's own updates.
 
         Unlike :meth:`with_params` this skips validation: the caller passes finite arrays of
-        the right shapes and dtype, already projected by :meth:`_project`.
+        the right shapes and dtype, already projected by :meth:`project`.
         """
         new = object.__new__(LeakyRNN)
         new.__dict__.update(self.__dict__)
         new._params = {**self._params, **{k: _readonly(v) for k, v in params.items()}}
         return new
 
-    def _project(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def project(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """:meth:`constrain` without the checks, in place on the caller's fresh arrays."""
         for k, m in self._connectivity.items():
             if k in params:
@@ -621,7 +628,6 @@ class LeakyRNN:
 
 
 def _raise_overflow(S: np.ndarray, R: np.ndarray) -> None:
-    from .objective import NonFiniteError
 
     bad = ~(np.isfinite(S).all(axis=(1, 2)) & np.isfinite(R).all(axis=(1, 2)))
     where = f"first at time step {int(np.argmax(bad))}" if bad.any() else "in the readout"

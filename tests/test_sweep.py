@@ -195,19 +195,19 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / f"{spec.run_id}.nc"
     whole = sweep(p, {"rule": ["rflo"]}, [0], tmp_path / "whole", scheduler=None)
     # leave a half-done run file behind, as a killed worker would
-    real_save = bp.training.save
+    real_save = bp.training.loop.save
 
     def save_then_die(ds, target):
         real_save(ds, target)
         if ds.attrs["status"] == "running" and ds.sizes["trial"] >= 15:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(bp.training, "save", save_then_die)
+    monkeypatch.setattr(bp.training.loop, "save", save_then_die)
     try:
         sweep_mod.run_one(spec.to_json(), str(tmp_path))
     except KeyboardInterrupt:
         pass
-    monkeypatch.setattr(bp.training, "save", real_save)
+    monkeypatch.setattr(bp.training.loop, "save", real_save)
     assert bp.load(path).attrs["status"] in ("running", "interrupted")
     result = sweep(p, {"rule": ["rflo"]}, [0], tmp_path, scheduler=None)
     same_data(result, whole)

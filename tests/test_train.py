@@ -8,6 +8,7 @@ import xarray as xr
 
 import bioplastic as bp
 from bioplastic import training
+from bioplastic.gradient import evaluate as evaluate_rule
 from bioplastic.optim import SGD, Adam
 from bioplastic.tasks import PeriodicOutput
 
@@ -111,7 +112,7 @@ def test_structure_holds_during_training():
 
 def test_random_feedback_is_fixed_and_adaptive_feedback_follows_w_out():
     ds = bp.train(small_net(), TASK, "rflo", optimizer=SGD(lr=0.01), n_trials=20, seed=2)
-    B0 = bp.rules.feedback.feedback_matrix(small_net(), "random", training._streams(2)["feedback"])
+    B0 = bp.rules.feedback.feedback_matrix(small_net(), "random", training.streams(2)["feedback"])
     np.testing.assert_array_equal(ds.feedback.values, B0)
     kp = bp.train(
         small_net(),
@@ -321,7 +322,7 @@ def test_interrupt_saves_and_resume_is_bitwise_identical(tmp_path, rule, optimiz
     whole = bp.train(small_net(), TASK, rule, **kw)
     assert whole.sizes["probe"] == 2
     out = tmp_path / "run.nc"
-    monkeypatch.setattr("bioplastic.training.task_config", lambda t: bp.tasks.task_config(TASK))
+    monkeypatch.setattr("bioplastic.training.run.task_config", lambda t: bp.tasks.task_config(TASK))
     # the eval trials are sampled first (call 1); interrupt inside update 13
     part = bp.train(small_net(), Interrupting(TASK, at=14), rule, out=out, **kw)
     assert part.attrs["status"] == "interrupted" and part.sizes["trial"] == 12
@@ -336,13 +337,13 @@ def test_interrupt_saves_and_resume_is_bitwise_identical(tmp_path, rule, optimiz
 def test_checkpoints_are_written_during_the_run(tmp_path, monkeypatch):
     out = tmp_path / "run.nc"
     seen = []
-    real_save = training.save
+    real_save = training.loop.save
 
     def spy(ds, path):
         seen.append((ds.attrs["status"], ds.sizes["trial"]))
         return real_save(ds, path)
 
-    monkeypatch.setattr(training, "save", spy)
+    monkeypatch.setattr(training.loop, "save", spy)
     bp.train(small_net(), TASK, "rflo", n_trials=30, checkpoint_every=10, out=out, seed=0)
     assert seen == [("running", 10), ("running", 20), ("complete", 30)]
 
@@ -358,12 +359,12 @@ def test_one_update_is_the_documented_sgd_step(rule):
     """train() = W ← W - lr · gradient(rule) on the same trials, feedback and seed streams."""
     net = small_net(seed=4)
     ds = bp.train(net, TASK, rule, optimizer=SGD(lr=0.05), n_trials=2, batch_size=2, seed=9)
-    streams = training._streams(9)
+    streams = training.streams(9)
     trials = TASK.sample(2, streams["task"])
     r = bp.rules.make_rule(rule, {})
     B = bp.rules.feedback_matrix(net, r.default_feedback, streams["feedback"])
     batch = bp.objective.prepare(net, trials.x, trials.target)
-    loss, g = training.evaluate(net, batch, r, B, streams["rule"])
+    loss, g = evaluate_rule(net, batch, r, B, streams["rule"])
     assert float(ds.loss[0]) == loss
     for k in bp.PARAM_NAMES:
         np.testing.assert_array_equal(ds[k].values, net.params[k] - 0.05 * g[k])
@@ -404,23 +405,23 @@ def test_interrupts_anywhere_in_an_update_resume_bitwise(tmp_path, monkeypatch, 
     )
     whole = bp.train(small_net(), TASK, "rflo", **kw)
     out = tmp_path / "run.nc"
-    real_eval, real_apply = training._Run.evaluate, training._Run._apply
-    trigger = Once(lambda self, state, *a: state.done == 12)
+    real_eval, real_apply = training.loop.evaluate, training.updates.apply
+    trigger = Once(lambda run, state, *a: state.done == 12)
     if where == "evaluate":
 
-        def patched(self, state, record=True):
-            trigger(self, state)
-            return real_eval(self, state, record)
+        def patched(run, state, record=True):
+            trigger(run, state)
+            return real_eval(run, state, record)
 
-        monkeypatch.setattr(training._Run, "evaluate", patched)
+        monkeypatch.setattr(training.loop, "evaluate", patched)
     else:
 
-        def patched(self, state, grads, n_steps):
-            norm = real_apply(self, state, grads, n_steps)  # the update is applied, then Ctrl-C
-            trigger(self, state)
+        def patched(run, state, grads, n_steps):
+            norm = real_apply(run, state, grads, n_steps)  # the update is applied, then Ctrl-C
+            trigger(run, state)
             return norm
 
-        monkeypatch.setattr(training._Run, "_apply", patched)
+        monkeypatch.setattr(training.updates, "apply", patched)
     part = bp.train(small_net(), TASK, "rflo", out=out, **kw)
     assert part.attrs["status"] == "interrupted" and trigger.fired
     monkeypatch.undo()
@@ -437,15 +438,15 @@ class SignalInFinalizer:
 def test_ctrl_c_inside_a_finalizer_is_not_lost(tmp_path, monkeypatch):
     kw = dict(n_trials=24, eval_every=4, optimizer=Adam(lr=1e-2), seed=2)
     whole = bp.train(small_net(), TASK, "rflo", **kw)
-    real_apply = training._Run._apply
+    real_apply = training.updates.apply
 
-    def patched(self, state, grads, n_steps):
-        norm = real_apply(self, state, grads, n_steps)
+    def patched(run, state, grads, n_steps):
+        norm = real_apply(run, state, grads, n_steps)
         if state.done == 12:
             SignalInFinalizer()  # dropped at once: SIGINT arrives inside __del__
         return norm
 
-    monkeypatch.setattr(training._Run, "_apply", patched)
+    monkeypatch.setattr(training.updates, "apply", patched)
     out = tmp_path / "run.nc"
     part = bp.train(small_net(), TASK, "rflo", out=out, **kw)
     assert part.attrs["status"] == "interrupted"
@@ -455,14 +456,14 @@ def test_ctrl_c_inside_a_finalizer_is_not_lost(tmp_path, monkeypatch):
 
 
 def test_a_signal_during_the_final_save_acts_once_the_run_is_saved(tmp_path, monkeypatch):
-    real_save = training.save
+    real_save = training.loop.save
 
     def save_with_ctrl_c(ds, target):
         if ds.attrs["status"] == "complete":
             signal.raise_signal(signal.SIGINT)  # lands inside the final save
         real_save(ds, target)
 
-    monkeypatch.setattr(training, "save", save_with_ctrl_c)
+    monkeypatch.setattr(training.loop, "save", save_with_ctrl_c)
     out = tmp_path / "run.nc"
     with pytest.raises(KeyboardInterrupt):
         bp.train(small_net(), TASK, "rflo", n_trials=6, optimizer=Adam(lr=1e-2), out=out)
@@ -501,12 +502,12 @@ def test_recorded_statistics_mean_what_they_say():
     one = bp.train(
         small_net(), TASK, "rflo", n_trials=1, align_with="bptt", optimizer=SGD(lr=0.02), seed=1
     )
-    streams = training._streams(1)
+    streams = training.streams(1)
     trials = TASK.sample(1, streams["task"])
     net = small_net()
     B = bp.rules.feedback_matrix(net, "random", streams["feedback"])
     batch = bp.objective.prepare(net, trials.x, trials.target)
-    _, g = training.evaluate(net, batch, bp.rules.make_rule("rflo", {}), B, streams["rule"])
+    _, g = evaluate_rule(net, batch, bp.rules.make_rule("rflo", {}), B, streams["rule"])
     exact = bp.gradient(net, trials.x, trials.target)
     assert float(one.grad_norm[0]) == pytest.approx(np.sqrt(sum(np.sum(v**2) for v in g.values())))
     ratio = np.linalg.norm(g["W_rec"]) / np.linalg.norm(exact["W_rec"])

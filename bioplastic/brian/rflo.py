@@ -111,7 +111,7 @@ def rflo_brian2(
         W_out.ravel()[parts["flat_out"]] = np.asarray(parts["readout"].w_out)
         s = np.asarray(getattr(parts["states"], "h" if net.form == "rate" else "v")).T
         y = np.asarray(parts["outputs"].y).T  # (time, output)
-    trained = net._evolve({"W_rec": W_rec.astype(net.dtype), "W_out": W_out.astype(net.dtype)})
+    trained = net.evolve({"W_rec": W_rec.astype(net.dtype), "W_out": W_out.astype(net.dtype)})
     e = y - tgt.reshape(B_ * T, -1)
     loss = 0.5 * (e * e).reshape(B_, T, -1).sum(axis=(1, 2))
     traj = Trajectory(s.reshape(B_, T, -1).astype(net.dtype), y.reshape(B_, T, -1))
