@@ -35,24 +35,25 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from . import _scratch
-from ._validate import (
-    as_float_array,
-    check_finite,
-    check_seed,
-    check_shape,
-    float_array,
-    one_of,
-)
+from ._validate import as_float_array, check_finite, check_shape, one_of
 from .activations import Activation, get_activation
 from .errors import NonFiniteError
+from .init import INITS, random_weights
+from .structure import (
+    PARAM_NAMES,
+    check_connectivity,
+    check_dale,
+    check_dtype,
+    check_params,
+    check_plastic,
+    project,
+    readonly,
+    resolve_alpha,
+)
 
 __all__ = ["LeakyRNN", "Trajectory", "Trace", "StepOut", "PARAM_NAMES", "FORMS", "INITS"]
 
-PARAM_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out", "b_out")
-WEIGHT_NAMES: tuple[str, ...] = ("W_in", "W_rec", "W_out")
 FORMS: tuple[str, ...] = ("rate", "current")
-#: Random initialisations of :meth:`LeakyRNN.random`, after the paper whose code they follow.
-INITS: tuple[str, ...] = ("murray", "murray_methods", "marschall")
 
 
 class Trajectory(NamedTuple):
@@ -89,11 +90,6 @@ class Trace:
     outputs: np.ndarray  # (T, B, n_out)   y_t
     gain: np.ndarray | None  # (T, B, n)   α φ'(u_t)
     slope: np.ndarray | None  # (T+1, B, n) ρ'(s_t); None in the rate form (ρ' = 1)
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
 
 
 class LeakyRNN:
@@ -145,49 +141,23 @@ class LeakyRNN:
         plastic: Iterable[str] | None = None,
         dtype: DTypeLike = np.float64,
     ) -> None:
-        self._dtype = _check_dtype(dtype)
-        dt_ = self._dtype
-        W_rec = as_float_array("W_rec", W_rec, dt_)
-        if W_rec.ndim != 2 or W_rec.shape[0] != W_rec.shape[1] or W_rec.shape[0] == 0:
-            raise ValueError(
-                f"W_rec must be a square 2-D array (unit, unit) with at least one unit; "
-                f"got shape {W_rec.shape}"
-            )
-        n = W_rec.shape[0]
-        W_in = as_float_array("W_in", W_in, dt_)
-        if W_in.ndim != 2:
-            raise ValueError(f"W_in must be 2-D (unit, input) = ({n}, *); got shape {W_in.shape}")
-        W_out = as_float_array("W_out", W_out, dt_)
-        if W_out.ndim != 2:
-            raise ValueError(
-                f"W_out must be 2-D (output, unit) = (*, {n}); got shape {W_out.shape}"
-            )
-        n_in, n_out = W_in.shape[1], W_out.shape[0]
-        if n_out == 0:
-            raise ValueError(f"W_out must have at least one output row; got shape {W_out.shape}")
-        params = {
-            "W_in": float_array("W_in", W_in, [("unit", n), ("input", n_in)], dt_),
-            "W_rec": float_array("W_rec", W_rec, [("unit", n), ("unit", n)], dt_),
-            "b": float_array("b", np.zeros(n) if b is None else b, [("unit", n)], dt_),
-            "W_out": float_array("W_out", W_out, [("output", n_out), ("unit", n)], dt_),
-            "b_out": float_array(
-                "b_out", np.zeros(n_out) if b_out is None else b_out, [("output", n_out)], dt_
-            ),
-        }
-        self._params = {k: _readonly(v.copy()) for k, v in params.items()}
-        self._n_in, self._n_rec, self._n_out = n_in, n, n_out
-        self._alpha, self._dt = _resolve_alpha(tau, alpha, dt, n)
+        self._dtype = check_dtype(dtype)
+        self._params = check_params(W_in, W_rec, W_out, b, b_out, self._dtype)
+        self._n_rec, self._n_in = self._params["W_in"].shape
+        self._n_out = self._params["W_out"].shape[0]
+        self._alpha, self._dt = resolve_alpha(tau, alpha, dt, self._n_rec)
         # α in the computing dtype, so float32 arithmetic is never promoted to float64.
         self._alpha_c = (
-            self._alpha if isinstance(self._alpha, float) else _readonly(self._alpha.astype(dt_))
+            self._alpha
+            if isinstance(self._alpha, float)
+            else readonly(self._alpha.astype(self._dtype))
         )
         self._activation = get_activation(activation)
         self._form = one_of("form", form, FORMS)
-        self._connectivity = self._check_connectivity(connectivity)
-        self._dale = self._check_dale(dale)
-        self._plastic = self._check_plastic(plastic)
+        self._connectivity = check_connectivity(connectivity, self._params)
+        self._dale = check_dale(dale, self._params["W_rec"])
+        self._plastic = check_plastic(plastic)
 
-    # ------------------------------------------------------------------ construction
     @classmethod
     def random(
         cls,
@@ -230,46 +200,9 @@ class LeakyRNN:
 
         Randomness comes only from ``np.random.default_rng(seed)``.
         """
-        for name, v in (("n_in", n_in), ("n_rec", n_rec), ("n_out", n_out)):
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"{name} must be a non-negative int; got {v!r}")
-        if n_rec < 1 or n_out < 1:
-            raise ValueError(f"n_rec and n_out must be >= 1; got n_rec={n_rec}, n_out={n_out}")
-        if not _is_real_scalar(g) or not np.isfinite(g) or g < 0:
-            raise ValueError(f"g must be a finite number >= 0; got {g!r}")
-        check_seed(seed)
-        if init not in INITS:
-            raise ValueError(f"init must be one of {list(INITS)}; got {init!r}")
-        rng = np.random.default_rng(seed)
-        if init == "marschall":
-            q, r = np.linalg.qr(rng.standard_normal((n_rec, n_rec)))
-            W_rec = g * q * np.sign(np.diag(r))  # Haar-distributed orthogonal
-            W_in = rng.standard_normal((n_rec, n_in)) / np.sqrt(max(n_in, 1))
-            W_out = rng.standard_normal((n_out, n_rec)) / np.sqrt(n_rec)
-        else:
-            W_rec = g * rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec)
-            W_in = rng.uniform(-1.0, 1.0, (n_rec, n_in))
-            W_out = rng.uniform(-1.0, 1.0, (n_out, n_rec)) / np.sqrt(n_rec)
-            if init == "murray":
-                W_in /= np.sqrt(max(n_in, 1))
-                W_out *= 0.1
-        dale = None
-        if exc_fraction is not None:
-            if not 0.0 < exc_fraction < 1.0:
-                raise ValueError(f"exc_fraction must lie in (0, 1); got {exc_fraction!r}")
-            n_exc = int(round(exc_fraction * n_rec))
-            if not 0 < n_exc < n_rec:
-                raise ValueError(
-                    f"exc_fraction={exc_fraction} leaves no excitatory or no inhibitory unit "
-                    f"among n_rec={n_rec}"
-                )
-            dale = np.where(np.arange(n_rec) < n_exc, 1.0, -1.0)
-            W_rec = np.abs(W_rec) * dale
-            if init == "murray":
-                W_rec[:, n_exc:] *= n_exc / (n_rec - n_exc)
-                radius = np.max(np.abs(np.linalg.eigvals(W_rec)))
-                if radius > 0:
-                    W_rec *= g / radius
+        W_in, W_rec, W_out, dale = random_weights(
+            n_in, n_rec, n_out, g=g, seed=seed, exc_fraction=exc_fraction, init=init
+        )
         return cls(
             W_in,
             W_rec,
@@ -316,18 +249,12 @@ class LeakyRNN:
         """
         new = object.__new__(LeakyRNN)
         new.__dict__.update(self.__dict__)
-        new._params = {**self._params, **{k: _readonly(v) for k, v in params.items()}}
+        new._params = {**self._params, **{k: readonly(v) for k, v in params.items()}}
         return new
 
     def project(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """:meth:`constrain` without the checks, in place on the caller's fresh arrays."""
-        for k, m in self._connectivity.items():
-            if k in params:
-                params[k][~m] = 0.0
-        if self._dale is not None and "W_rec" in params:
-            w = params["W_rec"]
-            w[w * self._dale < 0] = 0.0
-        return params
+        return project(params, self._connectivity, self._dale)
 
     def astype(self, dtype: DTypeLike) -> LeakyRNN:
         """The same network computing in ``dtype`` (``np.float32`` or ``np.float64``)."""
@@ -558,74 +485,6 @@ class LeakyRNN:
                 slope = df(R, alloc("slope", (T + 1, B, n), dtype))
         return Trace(xs, S, R, Y, gain, slope)
 
-    # ------------------------------------------------------------------ validation
-    def _check_connectivity(
-        self, connectivity: Mapping[str, ArrayLike] | None
-    ) -> dict[str, np.ndarray]:
-        if connectivity is None:
-            return {}
-        if not isinstance(connectivity, Mapping):
-            raise TypeError(
-                f"connectivity must be a dict {{name: mask}} with names in {list(WEIGHT_NAMES)}; "
-                f"got {type(connectivity).__name__}"
-            )
-        out = {}
-        for k, m in connectivity.items():
-            if k not in WEIGHT_NAMES:
-                raise ValueError(
-                    f"connectivity key {k!r} is not a weight; accepted: {list(WEIGHT_NAMES)}"
-                )
-            m = as_float_array(f"connectivity[{k!r}]", m, np.float64, allow_bool=True)
-            w = self._params[k]
-            check_shape(f"connectivity[{k!r}]", m, list(zip(("post", "pre"), w.shape)))
-            if not np.isin(m, (0.0, 1.0)).all():
-                raise ValueError(f"connectivity[{k!r}] must hold only 0 and 1")
-            mask = m.astype(bool)
-            leak = int(np.count_nonzero(w[~mask]))
-            if leak:
-                raise ValueError(
-                    f"{k} has {leak} nonzero weight(s) where connectivity[{k!r}] is 0; "
-                    f"multiply {k} by its mask before building the network"
-                )
-            out[k] = _readonly(mask)
-        return out
-
-    def _check_dale(self, dale: ArrayLike | None) -> np.ndarray | None:
-        if dale is None:
-            return None
-        d = as_float_array("dale", dale, self._dtype)
-        check_shape("dale", d, [("unit", self._n_rec)])
-        if not np.isin(d, (-1.0, 1.0)).all():
-            raise ValueError("dale must hold +1 (excitatory) or -1 (inhibitory) per unit")
-        wrong = int(np.count_nonzero(self._params["W_rec"] * d < 0))
-        if wrong:
-            raise ValueError(
-                f"W_rec has {wrong} weight(s) whose sign breaks Dale's law (column j must have "
-                f"sign dale[j]); use net.constrain(params) to project them to 0"
-            )
-        return _readonly(d)
-
-    def _check_plastic(self, plastic: Iterable[str] | None) -> frozenset[str]:
-        if plastic is None:
-            return frozenset(PARAM_NAMES)
-        if isinstance(plastic, str):
-            raise TypeError(
-                f"plastic must be a collection of names such as ('W_rec', 'W_out'); got the "
-                f"string {plastic!r}"
-            )
-        try:
-            names = frozenset(plastic)
-        except TypeError as exc:
-            raise TypeError(
-                f"plastic must be a collection of names such as ('W_rec', 'W_out'); got {plastic!r}"
-            ) from exc
-        unknown = names - set(PARAM_NAMES)
-        if unknown:
-            raise ValueError(
-                f"plastic holds unknown name(s) {sorted(unknown)}; accepted: {list(PARAM_NAMES)}"
-            )
-        return names
-
 
 def _raise_overflow(S: np.ndarray, R: np.ndarray) -> None:
 
@@ -636,58 +495,3 @@ def _raise_overflow(S: np.ndarray, R: np.ndarray) -> None:
         "finite: the dynamics are unstable (for relu/linear units, W_rec's spectral radius is "
         "too large) or the weights are too large; scale them down"
     )
-
-
-def _is_real_scalar(v: object) -> bool:
-    """A Python or numpy real number, or a 0-d real array (not a bool)."""
-    a = np.asarray(v) if not isinstance(v, bool) else None
-    return a is not None and a.ndim == 0 and a.dtype.kind in "iuf"
-
-
-def _check_dtype(dtype: DTypeLike) -> np.dtype:
-    try:
-        d = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be float32 or float64; got {dtype!r}") from exc
-    if d not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64; got {d}")
-    return d
-
-
-def _resolve_alpha(
-    tau: object, alpha: object, dt: object, n: int
-) -> tuple[float | np.ndarray, float]:
-    """Return (α, dt) with α a float or a read-only float64 (n,) array, all in (0, 1]."""
-    if not _is_real_scalar(dt) or not np.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt must be a finite number > 0; got {dt!r}")
-    dt = float(dt)
-    if (tau is None) == (alpha is None):
-        raise ValueError(
-            "give exactly one of alpha (= dt/tau, in (0, 1]) or tau (>= dt, with dt); "
-            f"got tau={tau!r}, alpha={alpha!r}"
-        )
-    name, value = ("alpha", alpha) if alpha is not None else ("tau", tau)
-    v = as_float_array(name, value, np.float64)
-    if v.ndim == 1:
-        check_shape(name, v, [("unit", n)])
-    elif v.ndim != 0:
-        raise ValueError(
-            f"{name} must be a scalar or one value per unit ({n},); got shape {v.shape}"
-        )
-    check_finite(name, v)
-    if name == "tau":
-        if (v < dt).any():
-            raise ValueError(
-                f"tau must be >= dt = {dt:g} so that alpha = dt/tau lies in (0, 1]; "
-                f"got tau min {v.min():g}"
-            )
-        v = dt / v
-        if (v <= 0).any():
-            raise ValueError(
-                f"alpha = dt/tau underflows to 0 (dt = {dt:g}); use a smaller ratio tau/dt"
-            )
-    elif ((v <= 0) | (v > 1)).any():
-        raise ValueError(f"alpha must lie in (0, 1]; got values in [{v.min():g}, {v.max():g}]")
-    if v.ndim == 0:
-        return float(v), dt
-    return _readonly(v.copy()), dt
