@@ -124,3 +124,13 @@ def test_none_unsets_an_optional_key():
     assert p.training.align_with is None and p.training.update == "online"
     with pytest.raises(ValueError, match=r"\[training\] n_trials must be an integer; got None"):
         load_preset(MODELS / "murray2019_periodic.toml", ["training.n_trials=none"])
+
+
+def test_a_preset_s_network_is_drawn_from_its_seed():
+    """Two seeds, two networks (and feedback): a seed sweep does not start from one network."""
+    nets = [
+        build(load_preset(MODELS / "murray2019_periodic.toml", [f"training.seed={s}"]))[0]
+        for s in (0, 1, 0)
+    ]
+    assert not np.array_equal(nets[0].params["W_rec"], nets[1].params["W_rec"])
+    np.testing.assert_array_equal(nets[0].params["W_rec"], nets[2].params["W_rec"])

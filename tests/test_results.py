@@ -52,6 +52,27 @@ def test_save_is_atomic(run, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]  # and no temp file is left
 
 
+def test_a_save_that_fails_in_the_middle_of_the_write_loses_nothing(run, tmp_path):
+    """The write fails after part of the file is written (a variable that raises when it is
+    computed, as a full disk or a killed process would): the old file is intact."""
+    import dask
+    import dask.array as da
+
+    path = tmp_path / "run.nc"
+    bp.save(run, path)
+    before = path.read_bytes()
+
+    def boom():
+        raise OSError("disk full, half-way through the write")
+
+    bad = run.copy()
+    bad["zz_last"] = ("zz", da.from_delayed(dask.delayed(boom)(), shape=(3,), dtype=float))
+    with pytest.raises(OSError, match="half-way"):
+        bp.save(bad, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]
+
+
 def test_save_and_load_errors(run, tmp_path):
     with pytest.raises(ValueError, match=r"path must end in .nc; got '.*run.csv'"):
         bp.save(run, tmp_path / "run.csv")

@@ -645,3 +645,67 @@ def test_align_with_records_the_rule_s_own_alignment_at_every_evaluation():
             np.testing.assert_allclose(cos, 1.0, atol=1e-10)
         else:
             assert np.all(cos < 1 - 1e-6)
+
+
+@pytest.mark.parametrize("update", ["trial", "online"])
+def test_a_masked_task_trains_on_the_masked_loss_and_gradient(update):
+    """Ready–Set–Go scored only from Set on: the first recorded loss and the first update are
+    those of ``bp.loss`` and ``bp.gradient`` with the task's mask, in both update modes."""
+    from bioplastic.tasks import ReadySetGo
+
+    task = ReadySetGo(intervals=[6, 9], ready=2, cue_width=2, tail=3, response_only=True)
+    net = bp.LeakyRNN.random(2, 8, 1, tau=3.0, seed=5)
+    rule = "bptt" if update == "trial" else "rtrl"  # one online update at the trial's end
+    ds = bp.train(net, task, rule, update=update, optimizer=SGD(lr=0.1), n_trials=1, seed=4)
+    trials = task.sample(1, training.streams(4)["task"])
+    assert 0 < trials.mask.sum() < trials.mask.size  # the mask bites
+    assert float(ds.loss[0]) == pytest.approx(
+        bp.loss(net, trials.x, trials.target, trials.mask), rel=1e-12
+    )
+    assert float(ds.loss[0]) < bp.loss(net, trials.x, trials.target)
+    g = bp.gradient(net, trials.x, trials.target, trials.mask, rule="bptt")
+    for k in bp.PARAM_NAMES:
+        np.testing.assert_allclose(
+            ds[k].values, net.params[k] - 0.1 * g[k], rtol=1e-10, atol=1e-13, err_msg=k
+        )
+
+
+def test_the_run_s_random_streams_are_independent_and_held_out_data_is_not_training_data():
+    """Each stream (task, rule, feedback, eval, h0) draws its own numbers from one seed, so the
+    held-out set is not the first training data."""
+    from bioplastic.tasks import Add
+
+    first = {k: g.random(3) for k, g in training.streams(3).items()}
+    values = [tuple(v) for v in first.values()]
+    assert len(set(values)) == len(values) == len(training.STREAMS)
+    assert np.array_equal(training.streams(3)["task"].random(3), first["task"])  # seeded
+    task = Add(t1=1, t2=2, chunk=50, test_steps=200, test_warmup=20)
+    ds = bp.train(
+        bp.LeakyRNN.random(2, 4, 2, tau=2.0),
+        task,
+        "rflo",
+        update="online",
+        n_trials=1,
+        n_eval=1,
+        seed=3,
+    )
+    _, held, _ = training.held_out(ds)
+    trained_on = task.stream(1, training.streams(3)["task"]).next()
+    assert not np.array_equal(held.x[:, :50], trained_on.x)
+
+
+@pytest.mark.parametrize("h0", ["random", 0.3])
+def test_the_held_out_loss_is_that_of_the_run_s_own_initial_state(h0):
+    """eval_loss, recomputed from the saved run alone: its final network, its held-out trials
+    and the h0 that held_out() returns (also the training trials start there)."""
+    ds = bp.train(
+        small_net(), TASK, "bptt", optimizer=SGD(lr=0.05), n_trials=6, eval_every=3, h0=h0, seed=7
+    )
+    net, trials, start = training.held_out(ds)
+    assert start is not None and np.any(start != 0)
+    want = bp.loss(net, trials.x, trials.target, trials.mask, h0=start)
+    assert float(ds.eval_loss[-1]) == pytest.approx(want, rel=1e-12)
+    initial = bp.LeakyRNN(**{k: ds[f"{k}_initial"].values for k in bp.PARAM_NAMES}, alpha=0.2)
+    first = bp.loss(initial, trials.x, trials.target, h0=start)
+    assert float(ds.eval_loss[0]) == pytest.approx(first, rel=1e-12)
+    assert float(ds.eval_loss[0]) != pytest.approx(bp.loss(initial, trials.x, trials.target))

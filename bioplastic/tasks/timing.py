@@ -16,7 +16,8 @@ by the sample interval ``t_s``; the network must respond ``t_s`` after Set.  ``r
 asks for an output that rises linearly from 0 at Set to 1 at the Go time and holds 1 after it
 (a threshold crossing marks Go); ``response="bump"`` asks for a Gaussian bump at the Go time.
 ``t_s`` is drawn from ``intervals`` (a list of steps), as in the prior distributions of the
-experiment.
+experiment.  With ``response_only``, the loss mask scores only the response window, from Set
+on: the output before Set is free.
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ class ReadySetGo:
     response: ``"ramp"`` or ``"bump"``.
     pulse_width: the bump's standard deviation.
     tail: steps after the latest Go time.
+    response_only: score only the response window, from Set on (a loss mask).
     """
 
     intervals: list[int] = field(default_factory=lambda: [24, 32, 40, 48])
@@ -150,6 +152,7 @@ class ReadySetGo:
     response: str = "ramp"
     pulse_width: float = 4.0
     tail: int = 20
+    response_only: bool = False
     name: ClassVar[str] = "ready_set_go"
 
     def __post_init__(self) -> None:
@@ -165,6 +168,8 @@ class ReadySetGo:
         positive("tail", self.tail, integer=True, allow_zero=True)
         positive("pulse_width", self.pulse_width)
         one_of("response", self.response, ("ramp", "bump"))
+        if not isinstance(self.response_only, bool):
+            raise ValueError(f"response_only must be true or false; got {self.response_only!r}")
         if self.cue_width >= min(self.intervals):
             raise ValueError(
                 f"cue_width ({self.cue_width}) must be shorter than the shortest interval "
@@ -196,7 +201,10 @@ class ReadySetGo:
             target = np.clip((t[None, :] - set_t[:, None]) / ts[:, None], 0.0, 1.0)
         else:
             target = gaussian_bump(t, go, self.pulse_width)
-        return Trials(x, target[:, :, None], None, {"t_s": ts, "go": go})
+        mask = None
+        if self.response_only:
+            mask = (t[None, :] >= set_t[:, None]).astype(float)[:, :, None]
+        return Trials(x, target[:, :, None], mask, {"t_s": ts, "go": go})
 
     def sample(self, n_trials: int, rng: np.random.Generator) -> Trials:
         positive("n_trials", n_trials, integer=True)
