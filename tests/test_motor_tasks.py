@@ -232,3 +232,10 @@ def test_protocol_scripts_run_quick(script, tmp_path):
     assert len(pngs) == 1 and pngs[0].stat().st_size > 20_000
     assert len(ncs) == 2 and all("bptt" in n or "rflo" in n for n in ncs)
     assert "rflo: complete" in r.stdout
+    for name in ncs:  # the runs themselves: complete, the rule asked for, a finite history
+        ds = bp.load(tmp_path / name)
+        assert ds.attrs["status"] == "complete" and ds.attrs["rule"] in name
+        assert ds.sizes["trial"] > 0 and np.isfinite(ds.eval_loss).all()
+        assert ds.eval_output.sizes["stage"] == 2
+    bptt = bp.load(tmp_path / next(n for n in ncs if "bptt" in n))
+    assert float(bptt.eval_loss[-1]) < float(bptt.eval_loss[0])  # even --quick learns
