@@ -1,20 +1,28 @@
-"""The ``bioplastic`` command line.
+"""The bioplastic command line: train, sweep, info, plot, figure, check.
 
-bioplastic check     # BPTT vs RTRL vs finite differences on random networks
+Exit codes: 0 done; 1 a run diverged, a sweep has failed runs, a figure's paper effect does
+not hold, or `check` found a disagreement; 2 a usage or configuration error; 3 a results file
+that cannot be read (damaged, empty, foreign, or locked by another writer); 130 interrupted
+(Ctrl-C or SIGTERM; the run is saved and `--resume` continues it).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ._version import __version__
 from .network import FORMS, LeakyRNN
+from .results import ResultsFileError, config_of
 from .verify import compare_exact
+
+EXIT = {"ok": 0, "failed": 1, "usage": 2, "unreadable": 3, "interrupted": 130}
 
 #: the agreement `bioplastic check` demands (float64)
 TOLERANCE = {"bptt_vs_rtrl": 1e-10, "bptt_vs_fd": 1e-7, "rtrl_vs_fd": 1e-7}
@@ -77,7 +85,9 @@ def _train(args: argparse.Namespace) -> int:
             )
             return 2
         out = Path(args.resume)
-        ds = resume(out, progress=None if not args.no_progress else False)
+        with warnings.catch_warnings():  # a divergence is reported below, once
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ds = resume(out, progress=None if not args.no_progress else False)
     else:
         if args.preset is None:
             print(
@@ -89,6 +99,8 @@ def _train(args: argparse.Namespace) -> int:
         overrides = list(args.set)
         if args.rule:
             overrides.append(f"rule.name={args.rule}")
+            if not args.feedback:  # the preset's feedback belongs to its own rule
+                overrides.append("rule.feedback=none")
         if args.feedback:
             overrides.append(f"rule.feedback={args.feedback}")
         if args.seed is not None:
@@ -99,25 +111,36 @@ def _train(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         out = Path(args.out)
-        ds = run(preset, out=out, progress=None if not args.no_progress else False)
+        if out.exists() and not args.overwrite:
+            print(
+                f"error: {out} exists: pass --overwrite to replace it, --resume {out} to "
+                "continue it, or choose another --out",
+                file=sys.stderr,
+            )
+            return EXIT["usage"]
+        with warnings.catch_warnings():  # a divergence is reported below, once
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ds = run(
+                preset,
+                out=out,
+                progress=None if not args.no_progress else False,
+                overwrite=args.overwrite,
+            )
     png = plot_run(ds, out.with_suffix(".png"))
     status = ds.attrs["status"]
-    print(
-        f"{status}: {int(ds['trial'][-1]) if ds.sizes['trial'] else 0} trials, final held-out loss "
-        f"{float(ds['eval_loss'][-1]):.4g}; wrote {out} and {png}"
-    )
+    seen = int(ds["trial"][-1]) if ds.sizes["trial"] else 0
+    last = f"held-out loss {float(ds['eval_loss'][-1]):.4g} at trial {int(ds['trials_seen'][-1])}"
+    print(f"{status}: {seen} trials, {last}; wrote {out} and {png}")
     if ds.attrs.get("message"):
         print(ds.attrs["message"], file=sys.stderr)
     return {"complete": 0, "diverged": 1, "interrupted": 130}.get(status, 1)
 
 
 def _info(args: argparse.Namespace) -> int:
-    import json
-
     from .results import load
 
     ds = load(args.run)
-    cfg = json.loads(ds.attrs["config"])
+    cfg = config_of(ds, args.run)
     tr = cfg["training"]
     print(f"{args.run}: bioplastic {ds.attrs['bioplastic_version']}, created {ds.attrs['created']}")
     print(
@@ -169,7 +192,9 @@ def _plot(args: argparse.Namespace) -> int:
     from .results import load
 
     out = Path(args.out) if args.out else Path(args.run).with_suffix(".png")
-    print(f"wrote {plot_run(load(args.run), out)}")
+    ds = load(args.run)
+    config_of(ds, args.run)
+    print(f"wrote {plot_run(ds, out)}")
     return 0
 
 
@@ -226,8 +251,14 @@ def _sweep(args: argparse.Namespace) -> int:
             args.out,
             scheduler,
             n_workers=args.workers,
-            progress=not args.no_progress,
+            progress=False if args.no_progress else None,  # on a terminal only
         )
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: finished runs are in {args.out}; run the same command again to go on",
+            file=sys.stderr,
+        )
+        return EXIT["interrupted"]
     except (ValueError, TypeError, ConnectionError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -237,13 +268,39 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bioplastic", description=__doc__.splitlines()[0])
+    """Run a command; return its exit code (module docstring)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if argv[:1] == ["figure"]:  # the figure command parses its own arguments
+            from .figures import main as figure_main
+
+            return figure_main(argv[1:])
+        return _main(argv)
+    except ResultsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT["unreadable"]
+    except BrokenPipeError:  # `bioplastic info run.nc | head`: the reader went away
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="bioplastic",
+        description="Leaky RNNs trained with local learning rules, against the exact gradient.",
+        epilog="Exit codes: 0 done; 1 diverged, failed runs or effects that do not hold; "
+        "2 usage or configuration error; 3 unreadable results file; 130 interrupted.",
+    )
     parser.add_argument("--version", action="version", version=f"bioplastic {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a preset; write run.nc and run.png")
     p.add_argument("preset", nargs="?", help="a TOML preset, e.g. models/murray2019_periodic.toml")
-    p.add_argument("--rule", help="override [rule] name")
+    p.add_argument(
+        "--rule",
+        help="override [rule] name; the feedback becomes that rule's default unless --feedback",
+    )
     p.add_argument("--feedback", help="override [rule] feedback")
     p.add_argument("--seed", type=int, help="override [training] seed")
     p.add_argument(
@@ -254,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         help="override any preset value, e.g. --set training.n_trials=500",
     )
     p.add_argument("--out", default="run.nc", help="the results file (default run.nc)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--resume", metavar="RUN.nc", help="continue an interrupted run")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -305,20 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=30, help="time steps per trial (default 30)")
     p.add_argument("--trials", type=int, default=3, help="trials per batch (default 3)")
     p.add_argument("--seed", type=int, default=0)
-    p = sub.add_parser("figure", help="make a paper figure (see figures/README.md)", add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("figure", help="make a paper figure: bioplastic figure --help")
     args = parser.parse_args(argv)
-    if args.command == "figure":
-        from .figures import main as figure_main
-
-        return figure_main(args.rest)
     if args.command == "check":
         return check(args.units, args.steps, args.trials, args.seed)
     try:
         return {"train": _train, "info": _info, "plot": _plot, "sweep": _sweep}[args.command](args)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT["usage"]
 
 
 if __name__ == "__main__":

@@ -87,6 +87,14 @@ class Preset:
         return dataclasses.asdict(self)
 
 
+#: the tables a preset file must have, and what each must say at least
+NEEDED = {
+    "task": ("name",),
+    "rule": ("name",),
+    "optimizer": ("name", "lr"),
+    "training": ("n_trials",),
+}
+
 SECTIONS = {
     "network": NetworkConfig,
     "task": TaskConfig,
@@ -209,6 +217,15 @@ def load_preset(path: str | Path | None = None, overrides: Sequence[str] = ()) -
             data = tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path} is not valid TOML: {exc}") from exc
+        missing = [
+            f"[{t}] {k}" for t, keys in NEEDED.items() for k in keys if k not in data.get(t, {})
+        ]
+        if missing:
+            needs = "; ".join(f"[{t}] {', '.join(keys)}" for t, keys in NEEDED.items())
+            raise ValueError(
+                f"{path} lacks {', '.join(missing)}: a preset must say at least {needs} "
+                "(the defaults of the rest are in bioplastic.config)"
+            )
     for text in overrides:
         keys, value = parse_override(text)
         node = data
@@ -293,7 +310,11 @@ def build(preset: Preset, *, dry_run: bool = False):
 
 
 def run(
-    preset: Preset, *, out: str | Path | None = None, progress: bool | None = None
+    preset: Preset,
+    *,
+    out: str | Path | None = None,
+    progress: bool | None = None,
+    overwrite: bool = False,
 ) -> xr.Dataset:
     """Train what a preset describes; see :func:`bioplastic.train`."""
     net, task, optimizer = build(preset)
@@ -308,5 +329,6 @@ def run(
         **dataclasses.asdict(tr),
         progress=progress,
         out=out,
+        overwrite=overwrite,
         config=preset.to_dict(),
     )

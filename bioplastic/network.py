@@ -120,7 +120,10 @@ class LeakyRNN:
         Names of the parameters that learn (default: all of :data:`PARAM_NAMES`).  The others
         get exactly-zero gradients.
     dtype:
-        ``np.float64`` (default) or ``np.float32``.
+        ``np.float64`` (default) or ``np.float32``.  Everything the network computes with is
+        converted to this dtype on the way in: inputs, targets, masks and initial states given
+        in the other precision are cast (float64 data on a float32 network lose precision;
+        float32 data on a float64 network are exact), never refused.
     """
 
     def __init__(

@@ -74,13 +74,18 @@ def _plot_run(ds: xr.Dataset, path: Path) -> Path:
         k = max(1, ds.sizes["trial"] // 50)
         if ds.sizes["trial"] >= k:
             smooth = np.convolve(np.nan_to_num(rec.values), np.ones(k) / k, mode="valid")
-            ax.plot(ds["trial"].values[k - 1 :], smooth, lw=1.5, label="recurrent weights")
-        exact = json.loads(ds.attrs["config"])["training"]["align_with"]
-        ax.set_ylabel(f"cosine with {exact}")
-    ax.plot(ds["trial"], ds["readout_alignment"], lw=1.2, label="W_out vs B")
+            exact = json.loads(ds.attrs["config"])["training"]["align_with"]
+            ax.plot(
+                ds["trial"].values[k - 1 :],
+                smooth,
+                lw=1.5,
+                label=f"update of the recurrent weights vs {exact}",
+            )
+    ax.plot(ds["trial"], ds["readout_alignment"], lw=1.2, label="W_outᵀ vs feedback B")
     ax.axhline(0, color="0.8", lw=0.8)
     ax.set_ylim(-1.05, 1.05)
     ax.set_xlabel("trial")
+    ax.set_ylabel("cosine")
     ax.set_title("alignment" + (" with the exact gradient" if has_align else ""))
     ax.legend(frameon=False)
     fig.tight_layout()

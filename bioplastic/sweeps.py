@@ -210,8 +210,35 @@ def _check_grid(base: dict[str, Any], grid: Mapping[str, Sequence[Any]]) -> dict
                     f"grid[{key!r}] values must be {_type_name(hint)}; "
                     f"got {v!r} ({type(v).__name__})"
                 )
+            known = _NAMED.get(full)
+            if known is not None and v is not None and v not in known():
+                raise ValueError(
+                    f"grid[{key!r}] has {v!r}, which is not one of {sorted(known())}: every run "
+                    "of it would fail"
+                )
         out[full] = [v.item() if isinstance(v, np.generic) else v for v in values]
     return out
+
+
+def _named_feedbacks():
+    from .rules.feedback import FEEDBACKS
+
+    return FEEDBACKS
+
+
+def _named_optimizers():
+    from .optim import OPTIMIZERS
+
+    return OPTIMIZERS
+
+
+#: grid keys whose values are names, and where the known names are
+_NAMED = {
+    "rule.name": lambda: RULES,
+    "rule.feedback": _named_feedbacks,
+    "task.name": lambda: TASKS,
+    "optimizer.name": _named_optimizers,
+}
 
 
 def _check_seeds(seeds: Any) -> list[int]:
@@ -232,6 +259,10 @@ def plan(
     base_preset = preset if isinstance(preset, Preset) else load_preset(preset)
     base = _toml_layout(base_preset)
     checked = _check_grid(base, grid)
+    if any("rule.name" in k.split(",") for k in checked) and not any(
+        "rule.feedback" in k.split(",") for k in checked
+    ):
+        base["rule"]["feedback"] = None  # the preset's feedback belongs to its own rule
     seeds = _check_seeds(seeds)
     keys = list(checked)
     specs = []
@@ -314,13 +345,20 @@ def _client(scheduler: str, n_workers: int | None, timeout: float):
     if scheduler in ("local", "threads"):
         workers = n_workers or os.cpu_count() or 1
         processes = scheduler == "local"
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=processes,
-            dashboard_address=None,
-            **({"host": "127.0.0.1"} if processes else {}),  # threads talk in-process
-        )
+        try:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=None,
+                **({"host": "127.0.0.1"} if processes else {}),  # threads talk in-process
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"the local dask cluster did not start ({str(exc).splitlines()[0]}). In a "
+                "script, put the sweep call under  if __name__ == '__main__':  (the workers "
+                "re-import the script); or use scheduler='threads' or None"
+            ) from exc
         return Client(cluster), cluster
     if isinstance(scheduler, str) and scheduler.startswith(("tcp://", "tls://", "inproc://")):
         try:
@@ -366,7 +404,16 @@ def sweep(
     n_workers: workers of a local cluster (default: one per core).
     timeout: seconds to wait for a remote scheduler before giving up with an error.
     progress: print done / failed / pending as runs end (default: on a terminal).
+
+    Changing the rule in the grid (``"rule"``) resets the feedback to each rule's default
+    (random for RFLO, ``W_outᵀ`` for the others) unless the grid sets ``"feedback"`` too: the
+    preset's feedback belongs to the preset's rule.
+
+    A script that calls ``sweep`` with a local cluster must do so under
+    ``if __name__ == "__main__":``; the workers start by re-importing it.
     """
+    if scheduler == "local":
+        _check_main_guard()
     specs = plan(preset, grid, seeds)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -406,11 +453,10 @@ def sweep(
             }
         _write_json(out / "failures.json", failures)
         if show:
+            line = f"{counts['done']} done, {counts['failed']} failed, {counts['pending']} pending"
+            tty = sys.stderr.isatty()  # a pipe or a log file gets whole lines, not \r updates
             print(
-                f"\r{counts['done']} done, {counts['failed']} failed, {counts['pending']} pending",
-                end="",
-                file=sys.stderr,
-                flush=True,
+                ("\r" if tty else "") + line, end="" if tty else "\n", file=sys.stderr, flush=True
             )
 
     by_id = {s.run_id: s for s in specs}
@@ -440,7 +486,7 @@ def sweep(
                 for s in todo
             ]
             id_of = {f.key: s.run_id for f, s in zip(futures, todo)}
-            for fut in as_completed(futures):
+            for fut in _completed(as_completed(futures), client, futures):
                 try:
                     record(fut.result())
                 except Exception as exc:  # the worker died (KilledWorker) or similar
@@ -452,15 +498,59 @@ def sweep(
                         }
                     )
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    if show:
+            _close_quietly(client, cluster)
+    if show and sys.stderr.isatty():
         print(file=sys.stderr)
     _write_json(out / "failures.json", failures)
     ds = combine(out)
     save(ds, out / "combined.nc")
     return ds
+
+
+def _completed(results, client, futures):
+    """The futures as they complete; on Ctrl-C, cancel the rest and stop with one line."""
+    try:
+        yield from results
+    except KeyboardInterrupt:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            client.cancel(futures)
+        raise KeyboardInterrupt(
+            "sweep interrupted: the finished runs are saved; run the sweep again to go on"
+        ) from None
+
+
+def _close_quietly(client, cluster) -> None:
+    """Close the client and the local cluster without dask's shutdown warnings and logs."""
+    import logging
+
+    loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _check_main_guard() -> None:
+    """A local cluster's workers are new processes that import the ``__main__`` module; a
+    script whose ``sweep(...)`` call is not under ``if __name__ == "__main__":`` would start
+    another cluster from each of them.  Say so, instead of dask's traceback."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        raise RuntimeError(
+            "bioplastic.sweep(..., scheduler='local') was called while a worker process was "
+            "starting: put the sweep call in your script under  if __name__ == '__main__':  "
+            "(dask's workers re-import the script), or use scheduler='threads' or None"
+        )
 
 
 def _ended(path: Path) -> bool:

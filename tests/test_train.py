@@ -740,3 +740,30 @@ def test_the_held_out_loss_is_that_of_the_run_s_own_initial_state(h0):
     first = bp.loss(initial, trials.x, trials.target, h0=start)
     assert float(ds.eval_loss[0]) == pytest.approx(first, rel=1e-12)
     assert float(ds.eval_loss[0]) != pytest.approx(bp.loss(initial, trials.x, trials.target))
+
+
+@pytest.mark.parametrize("rule", ["uoro", "kf_rtrl"])
+def test_an_interrupt_after_random_draws_rolls_the_generators_back(tmp_path, monkeypatch, rule):
+    """A random task (Ready–Set–Go intervals) and a stochastic rule: the interrupted update
+    has drawn its trials and signs; the rollback must return every generator to the last
+    completed update, or the resumed run trains on other data."""
+    from bioplastic.tasks import ReadySetGo
+
+    task = ReadySetGo(intervals=[5, 7, 9], ready=2, cue_width=2, tail=2)
+    net = bp.LeakyRNN.random(2, 6, 1, tau=3.0, seed=1)
+    kw = dict(n_trials=20, batch_size=2, eval_every=3, optimizer=Adam(lr=1e-2), seed=5)
+    whole = bp.train(net, task, rule, **kw)
+    real_apply = training.updates.apply
+    trigger = Once(lambda run, state, *a: state.done == 6)
+
+    def patched(run, state, grads, n_steps):
+        norm = real_apply(run, state, grads, n_steps)
+        trigger(run, state)
+        return norm
+
+    monkeypatch.setattr(training.updates, "apply", patched)
+    out = tmp_path / "run.nc"
+    part = bp.train(net, task, rule, out=out, **kw)
+    assert part.attrs["status"] == "interrupted" and part.sizes["trial"] == 6
+    monkeypatch.undo()
+    data_vars_equal(bp.resume(out), whole)

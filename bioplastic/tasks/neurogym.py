@@ -30,6 +30,11 @@ def _neurogym():
     return neurogym
 
 
+def registered_envs(ngym: Any) -> set[str]:
+    """The environment ids NeuroGym registers (``ngym.all_envs()``)."""
+    return set(ngym.all_envs())
+
+
 @dataclass(frozen=True)
 class NeuroGymTask:
     """A NeuroGym environment's supervised trials as a :class:`~bioplastic.tasks.Task`."""
@@ -44,6 +49,14 @@ class NeuroGymTask:
         ngym = _neurogym()
         if not isinstance(self.env_name, str):
             raise TypeError(f"env_name must be a NeuroGym environment name; got {self.env_name!r}")
+        # only registered names: gymnasium's make("module:Env") would import any module,
+        # and a results file (resume) must not be able to choose one
+        known = registered_envs(ngym)
+        if self.env_name not in known:
+            raise ValueError(
+                f"env_name must be a registered NeuroGym environment; got {self.env_name!r}; "
+                f"known: {sorted(known)}"
+            )
         try:
             env = ngym.make(self.env_name, **dict(self.env_kwargs))
         except Exception as exc:

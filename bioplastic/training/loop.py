@@ -18,6 +18,7 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 from ..errors import NonFiniteError
 from ..network import LeakyRNN
 from ..optim import SGD, Adam
-from ..results import load, save
+from ..results import config_of, load, output_lock, save
 from ..rules.feedback import feedback_matrix
 from . import updates
 from .checkpoint import restore
@@ -70,6 +71,7 @@ def train(
     progress: bool | None = None,
     out: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
+    overwrite: bool = False,
     config: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """Train ``net`` on ``task`` with a learning rule; return the run as a Dataset.
@@ -132,7 +134,9 @@ def train(
     out, checkpoint_every:
         Save the Dataset atomically to ``out`` (``.nc``) every ``checkpoint_every`` updates
         (default: every 30 s of wall-clock time) and when the run ends, whatever the reason.
-        Where checkpoints fall never changes the results.
+        Where checkpoints fall never changes the results.  An existing ``out`` is not
+        replaced unless ``overwrite`` (continue it with :func:`resume`); while the run
+        writes, ``out.lock`` keeps a second writer out.
     config:
         Extra provenance stored in the ``config`` attribute (a preset, for example).
 
@@ -145,6 +149,11 @@ def train(
 
     if not isinstance(net, LeakyRNN):
         raise TypeError(f"net must be a bioplastic.LeakyRNN; got {type(net).__name__}")
+    if out is not None and Path(out).exists() and not overwrite:
+        raise FileExistsError(
+            f"{out} exists: pass overwrite=True (--overwrite) to replace it, continue it with "
+            "bioplastic.resume (--resume), or write to another file"
+        )
     optimizer = SGD() if optimizer is None else optimizer
     if not isinstance(optimizer, (SGD, Adam)):
         raise TypeError(
@@ -188,6 +197,7 @@ def resume(path: str | os.PathLike, *, progress: bool | None = None) -> xr.Datas
     returned as it is.
     """
     ds = load(path)
+    config_of(ds, path)  # a foreign file is named in the error
     if ds.attrs.get("status") == "complete":
         return ds
     run, state = restore(ds)
@@ -211,9 +221,14 @@ def run_loop(
     initial_eval: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> xr.Dataset:
     """Update until the run ends (complete, diverged or interrupted); save and return it."""
-    s = run.settings
     if out is not None and out.suffix != ".nc":
         raise ValueError(f"out must end in .nc; got {str(out)!r}")
+    with output_lock(out) if out is not None else nullcontext():
+        return _loop(run, state, progress, out, initial_eval)
+
+
+def _loop(run, state, progress, out, initial_eval) -> xr.Dataset:
+    s = run.settings
     if initial_eval is None:
         initial_eval = evaluate(run, state)
     show = progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
