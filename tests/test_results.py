@@ -73,6 +73,20 @@ def test_a_save_that_fails_in_the_middle_of_the_write_loses_nothing(run, tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == ["run.nc"]
 
 
+def test_a_loaded_run_is_in_memory_and_does_not_follow_the_file(run, tmp_path):
+    """load() reads everything: a checkpoint that later replaces the file (or deletes it)
+    does not change a Dataset already loaded."""
+    path = tmp_path / "run.nc"
+    bp.save(run, path)
+    ds = bp.load(path)
+    other = run.copy(deep=True)
+    other["loss"] = other["loss"] * 0 + 123.0
+    bp.save(other, path)
+    np.testing.assert_array_equal(ds["loss"].values, run["loss"].values)
+    path.unlink()
+    np.testing.assert_array_equal(ds["W_rec"].values, run["W_rec"].values)
+
+
 def test_save_and_load_errors(run, tmp_path):
     with pytest.raises(ValueError, match=r"path must end in .nc; got '.*run.csv'"):
         bp.save(run, tmp_path / "run.csv")

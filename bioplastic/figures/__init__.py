@@ -75,7 +75,15 @@ def make(
 
 
 def main(argv: Sequence[str] | None = None, name: str | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="bioplastic figure", description="make a paper figure")
+    listing = "\n".join(
+        f"  {n}: {FIGURES[n].__doc__.splitlines()[0].replace('``', '')}" for n in sorted(FIGURES)
+    )
+    ap = argparse.ArgumentParser(
+        prog="bioplastic figure",
+        description="make a paper figure (the paper against ours: figures/README.md)",
+        epilog=f"figures:\n{listing}\n\nexit code 1: a paper effect does not hold here",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if name is None:
         ap.add_argument("name", choices=sorted(FIGURES))
     ap.add_argument(

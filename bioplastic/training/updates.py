@@ -47,8 +47,7 @@ def trial_update(run: Run, state: RunState, trials: Trials) -> float:
     """The rule's per-trial estimate at fixed weights, then one update."""
     net = state.net
     batch = prepare(net, trials.x, trials.target, trials.mask, run.h0, run.loss)
-    if run.symmetric:
-        state.B = np.ascontiguousarray(net.params["W_out"].T)
+    # symmetric feedback: B is W_outᵀ from the start and after every update (apply)
     value, grads = evaluate(net, batch, run.rule, state.B, state.rngs["rule"])
     if run.exact is not None:
         W_outT = np.ascontiguousarray(net.params["W_out"].T)
