@@ -17,9 +17,11 @@ The package follows the data of a run:
 
 Where the next capabilities go: a new objective (a TD error) is a file in
 :mod:`bioplastic.objectives` and its ``@register`` line; a reward-based rule (node perturbation,
-Miconi's) is a file in :mod:`bioplastic.rules` with its ``@register`` line, taking its learning
-signal from the objective; a growing network is a network class with the same ``step`` /
-``forward`` / ``evolve`` as :class:`~bioplastic.LeakyRNN`.  None of them edits the loop.
+Miconi's) is a file in :mod:`bioplastic.rules` with its ``@register`` line, seeing each step's
+output error in the same ``Step`` as every rule (the noise it injects needs process noise in
+the network's step, which :class:`~bioplastic.LeakyRNN` does not have yet); a growing network
+is a network class with the same ``step`` / ``forward`` / ``evolve`` / ``project`` as
+:class:`~bioplastic.LeakyRNN`.  None of them edits the loop.
 """
 
 from .checkpoint import held_out
