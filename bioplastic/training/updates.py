@@ -25,6 +25,7 @@ from ..optim import clip_by_global_norm
 from ..rules.base import Step, finalize, theta_blocks
 from ..rules.online import Sums
 from ..tasks.base import Trials
+from . import fused
 from .run import Run
 from .state import RunState
 
@@ -40,6 +41,8 @@ def update(run: Run, state: RunState) -> float:
         trials = run.task.sample(s.seen(state.done + 1) - s.seen(state.done), state.rngs["task"])
     if s.update == "trial" and not s.teacher_forcing:
         return trial_update(run, state, trials)
+    if fused.supported(run, state.net):
+        return fused.online_update(run, state, trials)
     return online_update(run, state, trials)
 
 

@@ -1,0 +1,49 @@
+"""Compiled per-step kernels (numba), where Python's overhead, not arithmetic, sets the time.
+
+The networks of computational neuroscience are small (30 units in Murray 2019, 32 in Marschall
+et al. 2020), and online learning takes one step at a time: at n = 32 a step is a few thousand
+multiply-adds, which numpy spends more time dispatching than computing.  These kernels run a
+whole chunk of online steps, with the weight updates between them, in one compiled call.
+
+* They are used automatically where they apply (:func:`bioplastic.training.fused.supported`)
+  and numba imports; otherwise the numpy path runs, which is the reference: every kernel is
+  tested equal to it (float64, to 1e-12).
+* Compiled code is cached on disk (numba's ``cache=True``), so only the first call of a
+  process ever compiles; the compile time is in the benchmarks' output.
+* ``BIOPLASTIC_NO_NUMBA=1`` in the environment, or :func:`disabled`, turns them off.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["available", "disabled", "NUMBA_ERROR"]
+
+NUMBA_ERROR: str | None = None
+try:  # numba is a dependency, but a platform without a wheel still gets a working package
+    import numba  # noqa: F401
+except Exception as exc:  # pragma: no cover - depends on the platform
+    NUMBA_ERROR = f"{type(exc).__name__}: {exc}"
+
+_off = {"count": 0}
+
+
+def available() -> bool:
+    """Whether the compiled kernels may run (numba imports, and nobody turned them off)."""
+    return (
+        NUMBA_ERROR is None
+        and _off["count"] == 0
+        and os.environ.get("BIOPLASTIC_NO_NUMBA", "") in ("", "0")
+    )
+
+
+@contextmanager
+def disabled() -> Iterator[None]:
+    """Within the block, the numpy path runs everywhere (for comparisons and tests)."""
+    _off["count"] += 1
+    try:
+        yield
+    finally:
+        _off["count"] -= 1

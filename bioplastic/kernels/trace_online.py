@@ -1,0 +1,337 @@
+r"""One compiled chunk of online learning with a diagonal trace (RFLO, e-prop, SnAp-1).
+
+The same equations as the numpy path (:mod:`bioplastic.rules.trace`,
+:mod:`bioplastic.training.updates`), for the rate form with tanh units, step by step:
+
+    u_t = W_rec h_{t-1} + W_in x_t + b,   h_t = h_{t-1} + α (tanh u_t − h_{t-1})
+    y_t = W_out h_t + b_out,   e_t = ∂L/∂y_t,   q_t = B e_t
+    P_t[i, j] = d_t[i] P_{t-1}[i, j] + α f'(u_t)[i] â_t[j],   â_t = [h_{t-1}, x_t, 1]
+    ∂L/∂Θ[i, j] ≈ Σ_t q_t[i] P_t[i, j]
+
+with ``d_t = 1 − α`` (RFLO, e-prop; Murray 2019, Bellec et al. 2020) or
+``1 − α + α f'(u_t)[i] W_rec[i, i]`` (SnAp-1; Menick et al. 2021), the readout's exact
+``Σ_t e_t h_tᵀ``, and every ``update_every`` steps the update: mean over time if asked, the
+global-norm clip, SGD or Adam, the connectivity masks and Dale's law.  Only the plastic columns
+of ``Θ = [W_rec | W_in | b]`` are traced, in that order, as in the numpy path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["trace_chunk"]
+
+
+@njit(cache=True, fastmath=False)
+def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled out
+    x,
+    target,
+    mask,
+    has_mask,
+    h,
+    P,
+    W_in,
+    W_rec,
+    b,
+    W_out,
+    b_out,
+    alpha,
+    feedback,
+    symmetric,
+    snap,
+    xent,
+    every,
+    scale,
+    plastic,
+    blocks,
+    conn_in,
+    conn_rec,
+    conn_out,
+    dale,
+    has_dale,
+    adam,
+    lrs,
+    beta1,
+    beta2,
+    eps,
+    clip,
+    m_state,
+    v_state,
+    adam_step,
+    summed,
+):
+    """Run ``T`` steps of a batch of ``B`` streams; update everything in place.
+
+    Returns ``(total loss, adam step, status, the step)``: status 0 done, 1 a loss overflowed,
+    2 an update overflowed (at that step).  ``m_state`` and ``v_state`` hold Adam's moments of
+    the five parameters flattened one after another; ``summed`` the chunk's summed estimates
+    (unscaled, all five parameters flattened), for its norm.
+    """
+    nB, T, n_in = x.shape
+    n = W_rec.shape[0]
+    n_out = W_out.shape[0]
+    m = P.shape[2]
+    has_rec, has_in, has_b = blocks[0], blocks[1], blocks[2]
+    theta = np.zeros((n, m))
+    g_out = np.zeros((n_out, n))
+    g_bout = np.zeros(n_out)
+    u = np.zeros(n)
+    fu = np.zeros(n)
+    gain = np.zeros(n)
+    hn = np.zeros(n)
+    y = np.zeros(n_out)
+    e = np.zeros(n_out)
+    q = np.zeros(n)
+    pre = np.zeros(m)
+    total = 0.0
+    sizes = (n * n_in, n * n, n, n_out * n, n_out)
+    for t in range(T):
+        for bb in range(nB):
+            # the forward step, rate form, tanh
+            for i in range(n):
+                acc = b[i]
+                for j in range(n):
+                    acc += W_rec[i, j] * h[bb, j]
+                for j in range(n_in):
+                    acc += W_in[i, j] * x[bb, t, j]
+                u[i] = acc
+                fu[i] = np.tanh(acc)
+                hn[i] = h[bb, i] + alpha[i] * (fu[i] - h[bb, i])
+                gain[i] = alpha[i] * (1.0 - fu[i] * fu[i])
+            for k in range(n_out):
+                acc = b_out[k]
+                for j in range(n):
+                    acc += W_out[k, j] * hn[j]
+                y[k] = acc
+            # the output error and the loss (averaged over the batch)
+            value = 0.0
+            if xent:
+                ymax = y[0]
+                for k in range(1, n_out):
+                    if y[k] > ymax:
+                        ymax = y[k]
+                lse = 0.0
+                for k in range(n_out):
+                    lse += np.exp(y[k] - ymax)
+                lse = np.log(lse)
+                wsum = 0.0
+                for k in range(n_out):
+                    w = target[bb, t, k] * (mask[bb, t, k] if has_mask else 1.0)
+                    logp = y[k] - ymax - lse
+                    value -= w * logp
+                    wsum += w
+                for k in range(n_out):
+                    w = target[bb, t, k] * (mask[bb, t, k] if has_mask else 1.0)
+                    e[k] = (wsum * np.exp(y[k] - ymax - lse) - w) / nB
+            else:
+                for k in range(n_out):
+                    diff = y[k] - target[bb, t, k]
+                    w = mask[bb, t, k] if has_mask else 1.0
+                    value += 0.5 * w * diff * diff
+                    e[k] = w * diff / nB
+            value /= nB
+            if not np.isfinite(value):
+                return total, adam_step, 1, t
+            total += value
+            # the learning signal and the trace
+            for i in range(n):
+                acc = 0.0
+                for k in range(n_out):
+                    acc += (W_out[k, i] if symmetric else feedback[i, k]) * e[k]
+                q[i] = acc
+            c = 0
+            if has_rec:
+                for j in range(n):
+                    pre[c] = h[bb, j]
+                    c += 1
+            if has_in:
+                for j in range(n_in):
+                    pre[c] = x[bb, t, j]
+                    c += 1
+            if has_b:
+                pre[c] = 1.0
+            for i in range(n):
+                d = 1.0 - alpha[i]
+                if snap:
+                    d += gain[i] * W_rec[i, i]
+                qi = q[i]
+                gi = gain[i]
+                for j in range(m):
+                    p = d * P[bb, i, j] + gi * pre[j]
+                    P[bb, i, j] = p
+                    theta[i, j] += qi * p
+            for k in range(n_out):
+                for j in range(n):
+                    g_out[k, j] += e[k] * hn[j]
+                g_bout[k] += e[k]
+            for i in range(n):
+                h[bb, i] = hn[i]
+        if (t + 1) % every == 0 or t == T - 1:
+            status = _update(
+                theta,
+                g_out,
+                g_bout,
+                W_in,
+                W_rec,
+                b,
+                W_out,
+                b_out,
+                scale,
+                plastic,
+                blocks,
+                conn_in,
+                conn_rec,
+                conn_out,
+                dale,
+                has_dale,
+                adam,
+                lrs,
+                beta1,
+                beta2,
+                eps,
+                clip,
+                m_state,
+                v_state,
+                adam_step + 1,
+                summed,
+                sizes,
+            )
+            if status:
+                return total, adam_step, 2, t
+            adam_step += 1
+    return total, adam_step, 0, T
+
+
+@njit(cache=True)
+def _update(
+    theta,
+    g_out,
+    g_bout,
+    W_in,
+    W_rec,
+    b,
+    W_out,
+    b_out,
+    scale,
+    plastic,
+    blocks,
+    conn_in,
+    conn_rec,
+    conn_out,
+    dale,
+    has_dale,
+    adam,
+    lrs,
+    beta1,
+    beta2,
+    eps,
+    clip,
+    m_state,
+    v_state,
+    step,
+    summed,
+    sizes,
+):
+    """One weight update from the chunk's running sums (which restart at 0)."""
+    n, n_in, n_out = W_rec.shape[0], W_in.shape[1], W_out.shape[0]
+    # the estimates, parameter by parameter in PARAM_NAMES order, flattened into one vector
+    total = sizes[0] + sizes[1] + sizes[2] + sizes[3] + sizes[4]
+    g = np.zeros(total)
+    col = 0
+    if blocks[0]:
+        for i in range(n):
+            for j in range(n):
+                g[sizes[0] + i * n + j] = theta[i, col + j]
+        col += n
+    if blocks[1]:
+        for i in range(n):
+            for j in range(n_in):
+                g[i * n_in + j] = theta[i, col + j]
+        col += n_in
+    if blocks[2]:
+        for i in range(n):
+            g[sizes[0] + sizes[1] + i] = theta[i, col]
+    off = sizes[0] + sizes[1] + sizes[2]
+    for k in range(n_out):
+        for j in range(n):
+            g[off + k * n + j] = g_out[k, j]
+        g[off + sizes[3] + k] = g_bout[k]
+    # frozen parameters get 0, masked weights 0 (finalize)
+    start = 0
+    for p in range(5):
+        for a in range(sizes[p]):
+            if not plastic[p]:
+                g[start + a] = 0.0
+        start += sizes[p]
+    for a in range(sizes[0]):
+        g[a] *= conn_in[a // n_in, a % n_in] if n_in else 1.0
+    for a in range(sizes[1]):
+        g[sizes[0] + a] *= conn_rec[a // n, a % n]
+    for a in range(sizes[3]):
+        g[off + a] *= conn_out[a // n, a % n]
+    for a in range(total):
+        summed[a] += g[a]
+        g[a] *= scale
+    # the global-norm clip of the plastic estimates
+    sq = 0.0
+    for a in range(total):
+        sq += g[a] * g[a]
+    norm = np.sqrt(sq)
+    if clip > 0.0 and norm > clip:
+        f = clip / norm
+        for a in range(total):
+            g[a] *= f
+    # the optimizer, and the new parameters
+    c1 = 1.0 - beta1**step
+    c2 = 1.0 - beta2**step
+    start = 0
+    for p in range(5):
+        if plastic[p]:
+            for a in range(sizes[p]):
+                ga = g[start + a]
+                if adam:
+                    m_state[start + a] = beta1 * m_state[start + a] + (1.0 - beta1) * ga
+                    v_state[start + a] = beta2 * v_state[start + a] + (1.0 - beta2) * ga * ga
+                    du = (
+                        -lrs[p]
+                        * (m_state[start + a] / c1)
+                        / (np.sqrt(v_state[start + a] / c2) + eps)
+                    )
+                else:
+                    du = -lrs[p] * ga
+                g[start + a] = du
+        start += sizes[p]
+    # the new parameters, all checked finite before any is written
+    params = (W_in.reshape(-1), W_rec.reshape(-1), b, W_out.reshape(-1), b_out)
+    start = 0
+    for p in range(5):
+        if plastic[p]:
+            flat = params[p]
+            for a in range(sizes[p]):
+                if not np.isfinite(flat[a] + g[start + a]):
+                    return 2
+        start += sizes[p]
+    start = 0
+    for p in range(5):
+        if plastic[p]:
+            flat = params[p]
+            for a in range(sizes[p]):
+                flat[a] += g[start + a]
+        start += sizes[p]
+    # the projection: masks to 0, Dale's law
+    for i in range(n):
+        for j in range(n_in):
+            if conn_in[i, j] == 0.0:
+                W_in[i, j] = 0.0
+        for j in range(n):
+            if conn_rec[i, j] == 0.0 or (has_dale and W_rec[i, j] * dale[j] < 0.0):
+                W_rec[i, j] = 0.0
+    for k in range(n_out):
+        for j in range(n):
+            if conn_out[k, j] == 0.0:
+                W_out[k, j] = 0.0
+    theta[:, :] = 0.0
+    g_out[:, :] = 0.0
+    g_bout[:] = 0.0
+    return 0

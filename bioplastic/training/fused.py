@@ -1,0 +1,139 @@
+"""The online update through a compiled kernel, where one applies (:mod:`bioplastic.kernels`).
+
+:func:`supported` says when: a diagonal-trace rule (RFLO, e-prop, SnAp-1), the rate form with
+tanh units in float64, SGD or Adam, fixed or symmetric feedback (not Kolen–Pollack), no teacher
+forcing.  :func:`online_update` then does what :func:`bioplastic.training.updates.online_update`
+does, with the same records, state and checkpoints; the two are tested equal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from ..errors import NonFiniteError
+from ..network import PARAM_NAMES
+from ..optim import Adam, AdamState
+from ..rules.base import theta_blocks
+from ..rules.online import Sums
+from ..tasks.base import Trials
+from .run import Run
+from .state import RunState
+
+__all__ = ["supported", "online_update"]
+
+FAMILY = {"rflo": False, "eprop": False, "snap1": True}  # name: SnAp-1's self-diagonal
+
+
+def supported(run: Run, net) -> bool:
+    """Whether the compiled online path applies to this run (module docstring)."""
+    s = run.settings
+    return (
+        kernels.available()
+        and run.rule.name in FAMILY
+        and net.form == "rate"
+        and net.activation.name == "tanh"
+        and np.dtype(net.dtype) == np.float64
+        and not s.teacher_forcing
+        and not run.adaptive
+        and run.loss in ("mse", "softmax_xent")
+    )
+
+
+def online_update(run: Run, state: RunState, trials: Trials) -> float:
+    """One batch stepped in time by the compiled kernel, updating every ``update_every``."""
+    from ..kernels.trace_online import trace_chunk
+
+    s, net = run.settings, state.net
+    x, target = trials.x, trials.target
+    nB, T, _ = x.shape
+    if run.continuing and state.h is not None:  # the stream goes on
+        h, rule_state = state.h.copy(), state.rule_state
+    else:
+        h = np.zeros((nB, net.n_rec)) if run.h0 is None else np.tile(run.h0, (nB, 1))
+        rule_state = run.rule.init(net, nB, state.rngs["rule"])
+    P = np.ascontiguousarray(rule_state.trace)
+    params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
+    plastic = np.array([k in net.plastic for k in PARAM_NAMES])
+    names = [name for name, _ in theta_blocks(net)]
+    blocks = np.array(["W_rec" in names, "W_in" in names, "b" in names])
+    conn = {
+        k: net.connectivity.get(k, np.ones_like(params[k])).astype(np.float64)
+        for k in ("W_in", "W_rec", "W_out")
+    }
+    alpha = np.broadcast_to(np.asarray(net.alpha, np.float64), (net.n_rec,)).copy()
+    opt = run.optimizer
+    adam = isinstance(opt, Adam)
+    sizes = [params[k].size for k in PARAM_NAMES]
+    if adam:
+        m = np.concatenate([state.opt_state.m[k].ravel() for k in PARAM_NAMES])
+        v = np.concatenate([state.opt_state.v[k].ravel() for k in PARAM_NAMES])
+        step = state.opt_state.step
+    else:
+        m = v = np.zeros(sum(sizes))
+        step = 0
+    summed = np.zeros(sum(sizes))
+    mask = trials.mask if trials.mask is not None else np.ones((1, 1, 1))
+    total, step_after, status, at = trace_chunk(
+        np.ascontiguousarray(x, np.float64),
+        np.ascontiguousarray(target, np.float64),
+        np.ascontiguousarray(mask, np.float64),
+        trials.mask is not None,
+        h,
+        P,
+        params["W_in"],
+        params["W_rec"],
+        params["b"],
+        params["W_out"],
+        params["b_out"],
+        alpha,
+        np.ascontiguousarray(state.B, np.float64),
+        run.symmetric,
+        FAMILY[run.rule.name],
+        run.loss == "softmax_xent",
+        s.update_every or T,
+        1.0 / T if s.mean_over_time else 1.0,
+        plastic,
+        blocks,
+        conn["W_in"],
+        conn["W_rec"],
+        conn["W_out"],
+        net.dale if net.dale is not None else np.ones(net.n_rec),
+        net.dale is not None,
+        adam,
+        np.array([opt.lr[k] for k in PARAM_NAMES]),
+        opt.beta1 if adam else 0.0,
+        opt.beta2 if adam else 0.0,
+        opt.eps if adam else 1.0,
+        opt.clip_norm if opt.clip_norm is not None else -1.0,
+        m,
+        v,
+        step,
+        summed,
+    )
+    if status == 1:
+        raise NonFiniteError(f"the loss overflowed at step {at} of the chunk")
+    if status == 2:
+        raise NonFiniteError(f"an update overflowed at step {at} of the chunk")
+    state.net = net.evolve({k: params[k] for k in PARAM_NAMES if k in net.plastic})
+    if run.symmetric:
+        state.B = np.ascontiguousarray(state.net.params["W_out"].T)
+    if adam:
+        split = np.cumsum(sizes)[:-1]
+        shapes = {k: params[k].shape for k in PARAM_NAMES}
+        ms = dict(zip(PARAM_NAMES, np.split(m, split)))
+        vs = dict(zip(PARAM_NAMES, np.split(v, split)))
+        state.opt_state = AdamState(
+            int(step_after),
+            {k: ms[k].reshape(shapes[k]) for k in PARAM_NAMES},
+            {k: vs[k].reshape(shapes[k]) for k in PARAM_NAMES},
+        )
+    rule_state.trace = P
+    rule_state.sums = Sums.zeros(net)
+    if run.continuing:
+        state.h, state.rule_state = h, rule_state
+    split = np.cumsum(sizes)[:-1]
+    parts = dict(zip(PARAM_NAMES, np.split(summed, split)))
+    plastic_sq = sum(float(parts[k] @ parts[k]) for k in PARAM_NAMES if k in net.plastic)
+    state.history.append("grad_norm", float(np.sqrt(plastic_sq)))
+    return float(total)

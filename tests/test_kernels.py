@@ -1,0 +1,159 @@
+"""The compiled online kernels against the numpy path they replace: equal, float64, to 1e-10,
+over every option they take (rules, feedback, losses, masks, optimizers, clipping, per-unit α,
+connectivity, Dale's law, plastic subsets, update intervals, streams and trials)."""
+
+import numpy as np
+import pytest
+
+import bioplastic as bp
+from bioplastic import kernels
+from bioplastic.optim import SGD, Adam
+from bioplastic.tasks import Add, ReadySetGo
+from bioplastic.training import fused
+
+pytestmark = pytest.mark.skipif(not kernels.available(), reason="numba is not importable")
+
+
+def both(net, task, rule, **kw):
+    """The same run through the compiled kernel and through numpy."""
+    a = bp.train(net, task, rule, **kw)
+    with kernels.disabled():
+        b = bp.train(net, task, rule, **kw)
+    return a, b
+
+
+def assert_same(a, b):
+    assert set(a.data_vars) == set(b.data_vars)
+    for k in a.data_vars:
+        if a[k].dtype.kind == "f":
+            np.testing.assert_allclose(a[k].values, b[k].values, rtol=1e-10, atol=1e-12, err_msg=k)
+        else:
+            np.testing.assert_array_equal(a[k].values, b[k].values, err_msg=k)
+
+
+STREAM = Add(t1=2, t2=3, hold=2, chunk=30, test_steps=120, test_warmup=20)
+MASKED = ReadySetGo(intervals=[5, 8], ready=2, cue_width=2, tail=3, response_only=True)
+
+
+@pytest.mark.parametrize("rule", ["rflo", "eprop", "snap1"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(feedback=None, optimizer=SGD(lr=0.05), update_every=1),
+        dict(feedback="random", optimizer=Adam(lr=1e-2, clip_norm=0.3), update_every=7),
+        dict(
+            feedback="symmetric",
+            optimizer=SGD(lr={"W_rec": 0.05, "W_out": 0.02}),
+            update_every=None,
+            mean_over_time=True,
+        ),
+    ],
+)
+def test_the_kernel_equals_numpy_on_a_stream(rule, case):
+    net = bp.LeakyRNN.random(2, 9, 2, tau=np.linspace(1.5, 4.0, 9), seed=3, init="marschall")
+    a, b = both(
+        net, STREAM, rule, update="online", n_trials=6, eval_every=3, n_eval=1, seed=2, **case
+    )
+    assert fused.supported(
+        bp.training.Run(net, STREAM, bp.training.Settings(rule=rule, update="online"), SGD(), {}),
+        net,
+    )
+    assert_same(a, b)
+
+
+@pytest.mark.parametrize("rule", ["rflo", "snap1"])
+def test_the_kernel_equals_numpy_with_masks_structure_and_frozen_weights(rule):
+    rng = np.random.default_rng(0)
+    mask = rng.random((10, 10)) < 0.6
+    base = bp.LeakyRNN.random(2, 10, 1, tau=3.0, seed=1, exc_fraction=0.5, init="murray_methods")
+    p = base.params
+    net = bp.LeakyRNN(
+        p["W_in"],
+        p["W_rec"] * mask,
+        p["W_out"],
+        tau=3.0,
+        dale=base.dale,
+        connectivity={"W_rec": mask},
+        plastic=["W_rec", "b", "W_out"],
+    )
+    a, b = both(
+        net,
+        MASKED,
+        rule,
+        update="online",
+        update_every=4,
+        n_trials=8,
+        batch_size=2,
+        optimizer=Adam(lr=3e-2),
+        eval_every=2,
+        seed=5,
+        h0=0.1,
+    )
+    assert_same(a, b)
+    W = a.W_rec.values
+    assert np.all(W[~mask] == 0) and np.all(W * base.dale[None, :] >= 0)
+
+
+def test_a_diverging_kernel_run_rolls_back_like_numpy():
+    net = bp.LeakyRNN.random(2, 6, 1, tau=2.0, seed=0, init="marschall")
+    kw = dict(
+        update="online", update_every=1, optimizer=SGD(lr=1e300), n_trials=5, n_eval=1, seed=0
+    )
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        a = bp.train(net, MASKED, "rflo", **kw)
+    with kernels.disabled(), pytest.warns(RuntimeWarning, match="diverged"):
+        b = bp.train(net, MASKED, "rflo", **kw)
+    assert a.attrs["status"] == b.attrs["status"] == "diverged"
+    assert a.sizes["trial"] == b.sizes["trial"]
+
+
+def test_a_run_checkpointed_by_one_path_resumes_on_the_other(tmp_path, monkeypatch):
+    """The kernel keeps the numpy path's rule state and stream state: a checkpoint written by
+    either continues on the other, and ends where an uninterrupted run ends."""
+    net = bp.LeakyRNN.random(2, 7, 2, tau=2.0, seed=4, init="marschall")
+    kw = dict(
+        update="online",
+        update_every=3,
+        optimizer=Adam(lr=1e-2),
+        n_trials=8,
+        n_eval=1,
+        eval_every=2,
+        seed=1,
+    )
+    whole = bp.train(net, STREAM, "snap1", **kw)
+    calls = {"n": 0}
+    real = bp.tasks.Stream.next
+
+    def interrupting(self, n_steps=None):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return real(self, n_steps)
+
+    monkeypatch.setattr(bp.tasks.Stream, "next", interrupting)
+    out = tmp_path / "run.nc"
+    part = bp.train(net, STREAM, "snap1", out=out, **kw)  # the kernel writes the checkpoint
+    assert part.attrs["status"] == "interrupted"
+    monkeypatch.setattr(bp.tasks.Stream, "next", real)
+    with kernels.disabled():
+        resumed = bp.resume(out)  # numpy continues it
+    assert_same(resumed, whole)
+
+
+def test_what_the_kernel_does_not_take_goes_to_numpy():
+    net = bp.LeakyRNN.random(2, 5, 2, tau=2.0, form="current")
+    run = bp.training.Run(
+        net, STREAM, bp.training.Settings(rule="rflo", update="online"), SGD(), {}
+    )
+    assert not fused.supported(run, net)
+    net = bp.LeakyRNN.random(2, 5, 2, tau=2.0)
+    for settings in (
+        bp.training.Settings(rule="rtrl", update="online"),
+        bp.training.Settings(rule="rflo", update="online", feedback="adaptive"),
+    ):
+        assert not fused.supported(bp.training.Run(net, STREAM, settings, SGD(), {}), net)
+    with kernels.disabled():
+        run = bp.training.Run(
+            net, STREAM, bp.training.Settings(rule="rflo", update="online"), SGD(), {}
+        )
+        assert not fused.supported(run, net)
