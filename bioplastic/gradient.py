@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._threads import blas_threads_for
 from ._validate import check_seed
 from .network import LeakyRNN
 from .objective import Batch, NonFiniteError, error_and_loss, prepare
@@ -73,7 +74,8 @@ def gradient(
     batch = prepare(net, x, target, mask, h0, loss)
     fb_rng, rule_rng = rule_streams(seed)
     B = feedback_matrix(net, r.default_feedback if feedback is None else feedback, fb_rng)
-    return evaluate(net, batch, r, B, rule_rng)[1]
+    with blas_threads_for(net.n_rec):
+        return evaluate(net, batch, r, B, rule_rng)[1]
 
 
 def evaluate(

@@ -27,6 +27,7 @@ import xarray as xr
 from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
+from .._threads import blas_threads_for
 from ..errors import NonFiniteError
 from ..network import LeakyRNN
 from ..optim import SGD, Adam
@@ -223,7 +224,7 @@ def run_loop(
     """Update until the run ends (complete, diverged or interrupted); save and return it."""
     if out is not None and out.suffix != ".nc":
         raise ValueError(f"out must end in .nc; got {str(out)!r}")
-    with output_lock(out) if out is not None else nullcontext():
+    with output_lock(out) if out is not None else nullcontext(), blas_threads_for(state.net.n_rec):
         return _loop(run, state, progress, out, initial_eval)
 
 
