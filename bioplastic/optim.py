@@ -23,7 +23,7 @@ __all__ = ["SGD", "Adam", "AdamState", "clip_by_global_norm", "OPTIMIZERS"]
 
 
 def clip_by_global_norm(
-    grads: Mapping[str, np.ndarray], clip_norm: float | None
+    grads: Mapping[str, np.ndarray], clip_norm: float | None = None
 ) -> tuple[dict[str, np.ndarray], float]:
     """Rescale ``grads`` so that their joint norm is at most ``clip_norm``.
 
@@ -83,7 +83,8 @@ class SGD:
     def update(
         self, grads: Mapping[str, np.ndarray], state: dict
     ) -> tuple[dict[str, np.ndarray], dict]:
-        grads, _ = clip_by_global_norm(grads, self.clip_norm)
+        if self.clip_norm is not None:
+            grads, _ = clip_by_global_norm(grads, self.clip_norm)
         return {k: -self.lr[k] * g for k, g in grads.items()}, state
 
 
@@ -127,7 +128,8 @@ class Adam:
     def update(
         self, grads: Mapping[str, np.ndarray], state: AdamState
     ) -> tuple[dict[str, np.ndarray], AdamState]:
-        grads, _ = clip_by_global_norm(grads, self.clip_norm)
+        if self.clip_norm is not None:
+            grads, _ = clip_by_global_norm(grads, self.clip_norm)
         t = state.step + 1
         m = {k: self.beta1 * state.m[k] + (1 - self.beta1) * g for k, g in grads.items()}
         v = {k: self.beta2 * state.v[k] + (1 - self.beta2) * g * g for k, g in grads.items()}

@@ -58,7 +58,10 @@ def trial_update(run: Run, state: RunState, trials: Trials) -> float:
         pairs = [compare(grads, exact, group) for group in PARAM_GROUPS.values()]
         state.history.append("alignment", [c for c, _ in pairs])
         state.history.append("norm_ratio", [r for _, r in pairs])
-    state.history.append("grad_norm", apply(run, state, grads, trials.n_steps))
+    scale = 1.0 / trials.n_steps if run.settings.mean_over_time else 1.0
+    norm = clip_by_global_norm({k: grads[k] * scale for k in PARAM_NAMES if k in net.plastic})[1]
+    apply(run, state, grads, trials.n_steps)
+    state.history.append("grad_norm", norm)
     return value
 
 
@@ -130,18 +133,24 @@ def _force(run: Run, rule_state, h: np.ndarray, target_t: np.ndarray, mask_t) ->
 
 
 def _reset_sums(rule_state, net) -> None:
-    """Start a new sum after an online update (and a new BPTT chunk)."""
+    """Start a new sum after an online update (and a new BPTT chunk), in place: ``read``
+    returned copies."""
     if hasattr(rule_state, "steps"):
         rule_state.steps.clear()
-    rule_state.sums = Sums.zeros(net)
+    sums = rule_state.sums
+    if sums is None or sums.theta.shape[0] != net.n_rec:
+        rule_state.sums = Sums.zeros(net)
+        return
+    sums.theta.fill(0.0)
+    sums.W_out.fill(0.0)
+    sums.b_out.fill(0.0)
 
 
-def apply(run: Run, state: RunState, grads: dict[str, np.ndarray], n_steps: int) -> float:
-    """Apply one update; return the norm of the estimate it came from."""
+def apply(run: Run, state: RunState, grads: dict[str, np.ndarray], n_steps: int) -> None:
+    """Apply one update from an estimate ``grads`` of a batch of ``n_steps`` steps."""
     net = state.net
     scale = 1.0 / n_steps if run.settings.mean_over_time else 1.0
     plastic = {k: grads[k] * scale for k in PARAM_NAMES if k in net.plastic}
-    _, norm = clip_by_global_norm(plastic, None)
     updates, opt_state = run.optimizer.update(plastic, state.opt_state)
     params = net.params
     decay = run.settings.kp_decay if run.adaptive else 0.0
@@ -159,7 +168,6 @@ def apply(run: Run, state: RunState, grads: dict[str, np.ndarray], n_steps: int)
     if run.symmetric:
         B = np.ascontiguousarray(new_net.params["W_out"].T)
     state.net, state.B, state.opt_state = new_net, B, opt_state
-    return norm
 
 
 def compare(grads, exact, group) -> tuple[float, float]:
