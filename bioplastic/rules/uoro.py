@@ -28,6 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import kernels
 from ..network import LeakyRNN, Trace
 from .base import (
     Step,
@@ -121,6 +122,22 @@ class UORO(Stepwise):
         )[:, :, None]
         V = rho1 * nu  # ρ1 ν
         U = nu * gain / rho1  # (ν ⊙ gain) / ρ1
+        if kernels.available() and np.dtype(net.dtype) == np.float64:
+            from ..kernels.uoro_trial import uoro_loop
+
+            lk = np.broadcast_to(np.asarray(leak(net), np.float64), (n,)).copy()
+            theta = uoro_loop(
+                np.ascontiguousarray(gain),
+                slope if slope is not None else np.empty((1, 1, 1)),
+                slope is not None,
+                lk,
+                np.ascontiguousarray(net.params["W_rec"]),
+                np.ascontiguousarray(V),
+                np.ascontiguousarray(U),
+                np.ascontiguousarray(pre),
+                np.ascontiguousarray(q),
+            )
+            return {**split_theta(net, theta), **output_readout(net, trace, e)}
         W_rec_T, lk = net.params["W_rec"].T, leak(net)
         m = pre.shape[2]
         a = np.zeros((B, n), dtype=net.dtype)
