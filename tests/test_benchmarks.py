@@ -1,5 +1,6 @@
 """The benchmark scripts still run and print whole tables (they are measured by hand, never
-timed here: only the tables' shape and that every number in them is finite is checked)."""
+timed here: only the tables' shape and that every number in them is finite is checked; a
+difference of two timings may come out negative on a busy machine)."""
 
 import math
 import re
@@ -19,6 +20,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
         ("bench_rules.py", "| n | run (ms) | bptt |"),
         ("bench_train.py", "| rflo |"),
         ("bench_brian2.py", "| dt/τ | discrete model"),
+        ("bench_peers.py", "## The online step"),
     ],
 )
 def test_benchmark_runs_quick(script, expect):
@@ -42,7 +44,7 @@ def test_benchmark_runs_quick(script, expect):
                 for cell in row[:1] + row[1:]
                 for v in re.findall(r"[-+]?[\d,]*\.?\d+(?:e[-+]?\d+)?", cell)
             ]
-            assert numbers and all(math.isfinite(v) and v >= 0 for v in numbers), row
+            assert numbers and all(math.isfinite(v) for v in numbers), row
 
 
 def _tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
