@@ -422,7 +422,7 @@ def test_random_feedback_follows_murrays_scaling():
         (
             {"rule": "rflo", "feedback": "transpose"},
             ValueError,
-            r"feedback must be one of \['symmetric', 'random', 'adaptive'\] or an array \(n_rec, n_out\) = \(5, 2\); got 'transpose'",
+            r"feedback must be one of \['symmetric', 'random', 'random_unit', 'adaptive'\] or an array \(n_rec, n_out\) = \(5, 2\); got 'transpose'",
         ),
         (
             {"rule": "rflo", "truncation": 3},
