@@ -8,8 +8,8 @@ T_delay ≤ 15τ and ≤ 20τ, BPTT with ≤ 25τ (``models/murray2019_interval.
 for every rule: T_delay uniform over the integers in [5τ, max], the first pulse at step 50,
 h₀ = 0.1, and both rules trained at all three ranges.
 
-η: each rule, at each range, gets the same screen, η ∈ {3·10⁻⁴, 10⁻³, 3·10⁻³, 10⁻²}
-(the paper's grid around its choices, 0.003 for BPTT and 0.001 for RFLO), 3 seeds not among
+η: each rule, at each range, gets the same screen over the paper's grid, η ∈ {10⁻⁴, 3·10⁻⁴,
+…, 3·10⁻¹} (Methods; its choices were 0.003 for BPTT and 0.001 for RFLO), 3 seeds not among
 the final ones, chosen by the median training loss over the last 10% of updates (never by the
 held-out intervals; a diverged run counts as infinite loss); then 9 seeds at the chosen η.
 
@@ -42,7 +42,7 @@ TAU = 10
 FIRST = 50  # the first pulse's centre (steps)
 RULES = {"bptt": ("BPTT", "C0"), "rflo": ("RFLO", "C3")}
 PAPER_ETA = {"bptt": 0.003, "rflo": 0.001}  # Methods; per trial, summed over 10 trials
-GRID = [3e-4, 1e-3, 3e-3, 1e-2]
+GRID = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]  # the paper's grid (Methods)
 BATCH = 10  # lr = BATCH · η on the batch-mean loss (module docstring of the preset)
 GOOD = 1.0  # in τ: a median timing error at most this is "reproduces the interval"
 CAP = 10.0  # in τ: where panel (d) draws an error that is inf (no response, or diverged)
