@@ -180,7 +180,9 @@ class LeakyRNN:
     ) -> LeakyRNN:
         """A randomly initialised network; ``init`` names the paper whose set-up it follows.
 
-        ``init="murray"``: Murray 2019's published code (the RFLO notebook):
+        ``init="murray"``: W_rec and W_out as in Murray 2019's published code (the RFLO
+        notebook); W_in ours (the notebook's, ``0.1 · (U(0, 1) − 1)``, drives an input held
+        at 0):
 
         * ``W_rec = g · N(0, 1) / √n_rec`` (spectral radius ≈ g; g = 1.5 is weakly chaotic);
         * ``W_in  = U(-1, 1) / √n_in``;

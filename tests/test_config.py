@@ -56,7 +56,7 @@ def test_overrides():
         ("rule.name=rfl0", r"\[rule\] rule must be one of \[.*\]; got 'rfl0'"),
         (
             "rule.feedback=mirror",
-            r"\[rule\] feedback must be one of \['symmetric', 'random', 'adaptive'\]",
+            r"\[rule\] feedback must be one of \['symmetric', 'random', 'random_unit', 'adaptive'\]",
         ),
         ("rule.truncation=3", r"\[rule\] rule 'rflo' takes no options"),
         ("task.period=-1", r"\[task\] period must be a finite number > 0; got -1"),

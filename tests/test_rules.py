@@ -422,7 +422,7 @@ def test_random_feedback_follows_murrays_scaling():
         (
             {"rule": "rflo", "feedback": "transpose"},
             ValueError,
-            r"feedback must be one of \['symmetric', 'random', 'adaptive'\] or an array \(n_rec, n_out\) = \(5, 2\); got 'transpose'",
+            r"feedback must be one of \['symmetric', 'random', 'random_unit', 'adaptive'\] or an array \(n_rec, n_out\) = \(5, 2\); got 'transpose'",
         ),
         (
             {"rule": "rflo", "truncation": 3},
@@ -527,3 +527,18 @@ def test_rkf_rtrl_scalings_are_marschalls(form):
     p1 = np.sqrt(np.linalg.norm(proj) / np.linalg.norm(nu))
     np.testing.assert_allclose(state.a[0], p0 * s0["a"][0] + p1 * nu, rtol=1e-13)
     np.testing.assert_allclose(state.B[0], DB / p0 + proj / p1, rtol=1e-13)
+
+
+def test_random_feedback_scalings():
+    """"random": N(0, 1)/√n_out (Murray's notebook); "random_unit": N(0, 1) whatever n_out
+    (Murray's Methods); the same for one output."""
+    net = bp.LeakyRNN.random(1, 500, 4, tau=2.0)
+    scaled = bp.rules.feedback_matrix(net, "random", np.random.default_rng(0))
+    unit = bp.rules.feedback_matrix(net, "random_unit", np.random.default_rng(0))
+    assert np.std(unit) == pytest.approx(1.0, rel=0.05)
+    np.testing.assert_allclose(scaled, unit / 2.0, rtol=1e-15)
+    one = bp.LeakyRNN.random(1, 5, 1, tau=2.0)
+    np.testing.assert_array_equal(
+        bp.rules.feedback_matrix(one, "random", np.random.default_rng(1)),
+        bp.rules.feedback_matrix(one, "random_unit", np.random.default_rng(1)),
+    )

@@ -12,9 +12,10 @@ Two protocols, each labelled:
 
 * **fast (ours)**: Adam lr 1e-3 for 40,000 steps, d = 0, 2, …, 14, 12 seeds (the authors' Add
   sweep has 12);
-* **paper**: SGD lr 1e-4 for 10⁶ steps (the code's), d ∈ {2, 6, 10}, 10 seeds, for RTRL, UORO,
-  KF-RTRL and RFLO.  It is a sweep like any other: ``--scheduler tcp://host:port`` runs it on a
-  cluster.
+* **the authors' protocol**: SGD lr 1e-4 for 10⁶ steps (the code's), on a subset of its
+  sweep (which ran d = 0 … 14, 12 seeds and 10 algorithms): d ∈ {2, 6, 10}, 10 seeds, RTRL,
+  UORO, KF-RTRL and RFLO with both feedbacks.  It is a sweep like any other:
+  ``--scheduler tcp://host:port`` runs it on a cluster.
 
 Rules: RTRL; truncated BPTT with a 30-step window (the paper's F-BPTT has window 30; ours
 updates every step); UORO; KF-RTRL; R-KF-RTRL; RFLO with B = W_outᵀ (the authors' code's
@@ -44,6 +45,7 @@ from .marschall2020 import (
     check_exact_first,
     cluster_numbers,
     color,
+    overrides,
     panel_dendrogram,
     per_step,
     sweep_over,
@@ -64,6 +66,7 @@ PAPER = [
     "training.eval_every=1000",
 ]
 LAGS = "task.t1,task.t2"
+WINDOW = 30  # T-BPTT's window: the authors' F-BPTT window for Add
 
 
 def _settings(quick: bool) -> dict:
@@ -143,14 +146,16 @@ def _lags(fig, part, overrides, lags, seeds) -> xr.Dataset:
 def runs(fig: FigureRun) -> dict:
     st = _settings(fig.quick)
     fast = {
-        label: _lags(fig, f"fast_{i}", [*st["base"], *ov], st["lags"], st["seeds"])
-        for i, (label, (ov, _)) in enumerate(ARMS.items())
+        label: _lags(
+            fig, f"fast_{i}", [*st["base"], *overrides(label, WINDOW)], st["lags"], st["seeds"]
+        )
+        for i, label in enumerate(ARMS)
     }
     paper = {
         label: _lags(
             fig,
             f"paper_{i}",
-            [*st["base"], *ARMS[label][0], *st["paper"]],
+            [*st["base"], *overrides(label, WINDOW), *st["paper"]],
             st["paper_lags"],
             st["paper_seeds"],
         )
@@ -180,13 +185,14 @@ def numbers_of(r: dict, lv: dict, lv_paper: dict, st: dict) -> dict:
         for label, ds in r[proto].items():
             med = per_step(ds, st["steps"]).median("seed").values
             out[f"{proto} {label}: median test loss by d"] = [float(x) for x in med]
-            out[f"{proto} {label}: mean"] = float(np.nanmean(med))
+            out[f"{proto} {label}: mean"] = float(np.mean(med))
             learned = [d for d, ok in zip(lags, _learned(med, level)) if ok]
             out[f"{proto} {label}: longest d learned"] = max(learned, default=-1)
             out[f"{proto} {label}: runs not complete"] = int((ds.status.values != "complete").sum())
-            if proto == "fast" and ARMS[label][1] != "baseline":
-                profiles[label] = med
-    out.update(cluster_numbers(profiles, "fast"))
+            if ARMS[label][1] != "baseline":
+                profiles.setdefault(proto, {})[label] = med
+    for proto, prof in profiles.items():
+        out.update(cluster_numbers(prof, proto))
     return out
 
 
@@ -243,13 +249,14 @@ def make(fig: FigureRun) -> dict:
     axes[0, 0].set_title(f"(a) fast (ours): Adam 1e-3, 40,000 steps, {len(st['seeds'])} seeds")
     _panel_lags(axes[0, 1], r["paper"], st["paper_lags"], lv_paper, st["steps"])
     axes[0, 1].set_title(
-        "(b) the paper's protocol (quick: SGD, short)"
+        "(b) the authors' protocol (quick: SGD, short)"
         if fig.quick
-        else f"(b) the paper's protocol: SGD 1e-4, 10⁶ steps, {len(st['paper_seeds'])} seeds"
+        else "(b) the authors' protocol (SGD 1e-4, 10⁶ steps) on a subset: d = 2, 6, 10, "
+        f"{len(st['paper_seeds'])} seeds, 5 rules"
     )
     i = len(st["paper_lags"]) // 2
     _panel_curves(axes[1, 0], r["paper"], st["steps"], i, st["paper_lags"][i])
-    axes[1, 0].set_title("(c) the paper's protocol: test loss during training")
+    axes[1, 0].set_title("(c) the authors' protocol: test loss during training")
     profiles = {
         k: per_step(ds, st["steps"]).median("seed").values
         for k, ds in r["fast"].items()
@@ -274,7 +281,8 @@ def check(numbers: dict, quick: bool) -> list[str]:
     bad = check_beats_fixed(numbers, "the shortest lag")
     if quick:
         return bad
-    bad += check_exact_first(numbers, "fast", list(ARMS))
-    bad += check_exact_first(numbers, "paper", PAPER_ARMS)
+    bad += check_clusters(numbers, "paper")  # the abstract's claim, the authors' protocol
     bad += check_clusters(numbers, "fast")
+    bad += check_exact_first(numbers, "paper", PAPER_ARMS)  # ours: an expectation
+    bad += check_exact_first(numbers, "fast", list(ARMS))
     return bad

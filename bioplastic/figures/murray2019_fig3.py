@@ -8,12 +8,15 @@ T_delay ≤ 15τ and ≤ 20τ, BPTT with ≤ 25τ (``models/murray2019_interval.
 for every rule: T_delay uniform over the integers in [5τ, max], the first pulse at step 50,
 h₀ = 0.1, and both rules trained at all three ranges.
 
-η: each rule, at each range, gets the same screen, η ∈ {3·10⁻⁴, 10⁻³, 3·10⁻³, 10⁻²}
-(the paper's grid around its choices, 0.003 for BPTT and 0.001 for RFLO), 3 seeds each, chosen
-by the median training loss over the last 10% of updates (never by the held-out intervals);
-then 9 seeds at the chosen η.  The produced interval is the time from the second pulse to the
-output's peak after it, on held-out trials at T_delay = 3τ, 4τ, … (max + 5τ): the intervals
-beyond the training range test generalisation, which the paper does not.
+η: each rule, at each range, gets the same screen over the paper's grid, η ∈ {10⁻⁴, 3·10⁻⁴,
+…, 3·10⁻¹} (Methods; its choices were 0.003 for BPTT and 0.001 for RFLO), 3 seeds not among
+the final ones, chosen by the median training loss over the last 10% of updates (never by the
+held-out intervals; a diverged run counts as infinite loss); then 9 seeds at the chosen η.
+
+The produced interval is the time from the second pulse to the output's peak after it (no
+response if that peak is below half the target's height), on
+held-out trials at T_delay = 4τ, 5τ, … (max + 5τ) (shorter delays merge the two pulses): the
+intervals outside the training range test generalisation, which the paper does not.
 
 (a) training loss; (b) RFLO and (c) BPTT: produced against target interval per training range
 (the paper's Fig. 3b, c), the training range shaded; (d) where RFLO fails: the timing error
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from scipy.stats import mannwhitneyu
 
 from .common import FigureRun, band, plain_log, plt, run_sweep
 
@@ -38,9 +42,10 @@ TAU = 10
 FIRST = 50  # the first pulse's centre (steps)
 RULES = {"bptt": ("BPTT", "C0"), "rflo": ("RFLO", "C3")}
 PAPER_ETA = {"bptt": 0.003, "rflo": 0.001}  # Methods; per trial, summed over 10 trials
-GRID = [3e-4, 1e-3, 3e-3, 1e-2]
+GRID = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]  # the paper's grid (Methods)
 BATCH = 10  # lr = BATCH · η on the batch-mean loss (module docstring of the preset)
 GOOD = 1.0  # in τ: a median timing error at most this is "reproduces the interval"
+CAP = 10.0  # in τ: where panel (d) draws an error that is inf (no response, or diverged)
 
 
 def _settings(quick: bool) -> dict:
@@ -49,21 +54,22 @@ def _settings(quick: bool) -> dict:
             ranges=[8],
             grid=[1e-3, 1e-2],
             seeds=[0, 1],
-            screen_seeds=[0],
+            screen_seeds=[100],
             base=["training.n_trials=400", "training.eval_every=20", "network.n_rec=32"],
         )
     return dict(
         ranges=[15, 20, 25],
         grid=GRID,
         seeds=list(range(9)),
-        screen_seeds=[0, 1, 2],
+        screen_seeds=[100, 101, 102],
         base=[],
     )
 
 
 def test_intervals(max_tau: int) -> list[int]:
-    """Held-out delays: every τ from 3τ to 5τ past the training range (steps)."""
-    return list(range(3 * TAU, (max_tau + 5) * TAU + 1, TAU))
+    """Held-out delays: every τ from 4τ to 5τ past the training range (steps).  Shorter delays
+    merge the two pulses (SD 15 steps) into one bump, so the task is not posed there."""
+    return list(range(4 * TAU, (max_tau + 5) * TAU + 1, TAU))
 
 
 def _arm(fig, part, rule, max_tau, eta, seeds) -> xr.Dataset:
@@ -84,20 +90,26 @@ def trial_steps(max_tau: int) -> int:
 
 
 def train_loss(ds: xr.Dataset, max_tau: int) -> np.ndarray:
-    """Per seed: the training loss per step, averaged over the last 10% of updates."""
+    """Per seed: the training loss per step, averaged over the last 10% of updates; inf for a
+    run that did not complete (a diverged run counts as failed, not as missing)."""
     n = ds.sizes["trial"]
     tail = ds.loss.isel(trial=slice(n - max(1, n // 10), None)).mean("trial")
-    return np.where(ds.status.values == "complete", tail.values, np.nan) / trial_steps(max_tau)
+    return np.where(ds.status.values == "complete", tail.values, np.inf) / trial_steps(max_tau)
 
 
 def produced(ds: xr.Dataset, intervals: list[int]) -> np.ndarray:
-    """(seed, interval) produced intervals: the output's peak after the second pulse."""
+    """(seed, interval) produced intervals: the time from the second pulse to the output's peak
+    after it; inf where there is no response (the peak is below half the target's height of
+    1) or the run did not complete."""
     y = ds.eval_output.sel(stage="final").isel(output=0).values  # (seed, example, time)
-    out = np.full(y.shape[:2], np.nan)
+    out = np.full(y.shape[:2], np.inf)
     for i, d in enumerate(intervals):
-        second = FIRST + d
-        out[:, i] = np.argmax(y[:, i, second + 1 :], axis=-1) + 1
-    return out
+        after = y[:, i, FIRST + d + 1 :]
+        peak = np.argmax(after, axis=-1)
+        height = np.take_along_axis(after, peak[:, None], -1)[:, 0]
+        out[:, i] = np.where(height >= 0.5, peak + 1.0, np.inf)
+    complete = ds.status.values == "complete"
+    return np.where(complete[:, None], out, np.inf)
 
 
 def runs(fig: FigureRun) -> dict:
@@ -109,37 +121,54 @@ def runs(fig: FigureRun) -> dict:
                 screen[rule, R, eta] = _arm(
                     fig, f"screen_{rule}_{R}tau_{eta:g}", rule, R, eta, st["screen_seeds"]
                 )
-            med = [np.nanmedian(train_loss(screen[rule, R, e], R)) for e in st["grid"]]
+            med = [np.median(train_loss(screen[rule, R, e], R)) for e in st["grid"]]
             best[rule, R] = st["grid"][int(np.nanargmin(med))]
             final[rule, R] = _arm(fig, f"{rule}_{R}tau", rule, R, best[rule, R], st["seeds"])
     return dict(screen=screen, best=best, final=final)
 
 
 def _errors(ds: xr.Dataset, R: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Targets, produced (seed, interval) and |error| in τ."""
+    """Targets, produced (seed, interval) and |error| in τ (inf: no response, or diverged)."""
     ts = np.array(test_intervals(R))
     p = produced(ds, list(ts))
     return ts, p, np.abs(p - ts) / TAU
 
 
+def seed_errors(ds: xr.Dataset, R: int, where: str = "in") -> np.ndarray:
+    """Per seed, the median |error| (τ) over the test delays in, beyond or below the
+    training range [5τ, R]: the one median every number and panel uses."""
+    ts, _, err = _errors(ds, R)
+    pick = {
+        "in": (ts >= 5 * TAU) & (ts <= R * TAU),
+        "beyond": ts > R * TAU,
+        "below": ts < 5 * TAU,
+    }[where]
+    return np.median(err[:, pick], axis=1)
+
+
 def numbers_of(r: dict, st: dict) -> dict:
-    out: dict = {"ranges (τ)": st["ranges"]}
+    out: dict = {"ranges (τ)": st["ranges"], "learning-rate grid": st["grid"]}
     for (rule, R, eta), ds in r["screen"].items():
-        out[f"screen {rule} ≤{R}τ η={eta:g}: training loss"] = float(
-            np.nanmedian(train_loss(ds, R))
-        )
+        out[f"screen {rule} ≤{R}τ η={eta:g}: training loss"] = float(np.median(train_loss(ds, R)))
     for (rule, R), ds in r["final"].items():
-        ts, p, err = _errors(ds, R)
+        ts, p, _ = _errors(ds, R)
         inside = (ts >= 5 * TAU) & (ts <= R * TAU)
         key = f"{rule} ≤{R}τ"
         out[f"{key}: η"] = r["best"][rule, R]
-        out[f"{key}: training loss"] = float(np.nanmedian(train_loss(ds, R)))
+        out[f"{key}: η at the grid's edge"] = r["best"][rule, R] in (st["grid"][0], st["grid"][-1])
+        out[f"{key}: training loss"] = float(np.median(train_loss(ds, R)))
+        out[f"{key}: runs not complete"] = int((ds.status.values != "complete").sum())
         out[f"{key}: silent-output loss"] = silent_loss(R)
-        out[f"{key}: median |error| in range (τ)"] = float(np.nanmedian(err[:, inside]))
-        out[f"{key}: median |error| beyond range (τ)"] = float(np.nanmedian(err[:, ts > R * TAU]))
-        out[f"{key}: median |error| below range (τ)"] = float(np.nanmedian(err[:, ts < 5 * TAU]))
-        slopes = [np.polyfit(ts[inside], row[inside], 1)[0] for row in p]
-        out[f"{key}: slope in range"] = float(np.median(slopes))
+        per_seed = seed_errors(ds, R)
+        out[f"{key}: |error| in range per seed (τ)"] = [float(v) for v in per_seed]
+        out[f"{key}: median |error| in range (τ)"] = float(np.median(per_seed))
+        for where in ("beyond", "below"):
+            out[f"{key}: median |error| {where} range (τ)"] = float(
+                np.median(seed_errors(ds, R, where))
+            )
+        ok = np.isfinite(p[:, inside]).all(axis=1)
+        slopes = [np.polyfit(ts[inside], row[inside], 1)[0] for row in p[ok]]
+        out[f"{key}: slope in range"] = float(np.median(slopes)) if slopes else None
     return out
 
 
@@ -176,6 +205,7 @@ def _panel_produced(ax, r, st, rule):
     cmap = plt.get_cmap("viridis")
     for i, R in enumerate(st["ranges"]):
         ts, p, _ = _errors(r["final"][rule, R], R)
+        p = np.where(np.isfinite(p), p, np.nan)  # no response: not drawn
         color = cmap(i / max(1, len(st["ranges"]) - 1))
         med = np.nanmedian(p, 0)
         lo, hi = np.nanpercentile(p, 25, 0), np.nanpercentile(p, 75, 0)
@@ -201,12 +231,10 @@ def _panel_failure(ax, r, st):
     for rule in RULES:
         meds, los, his = [], [], []
         for R in st["ranges"]:
-            ts, _, err = _errors(r["final"][rule, R], R)
-            inside = (ts >= 5 * TAU) & (ts <= R * TAU)
-            per_seed = np.nanmedian(err[:, inside], 1)
-            meds.append(np.nanmedian(per_seed))
-            los.append(np.nanpercentile(per_seed, 25))
-            his.append(np.nanpercentile(per_seed, 75))
+            per_seed = np.minimum(seed_errors(r["final"][rule, R], R), CAP)
+            meds.append(np.median(per_seed))
+            los.append(np.percentile(per_seed, 25))
+            his.append(np.percentile(per_seed, 75))
         meds, los, his = map(np.array, (meds, los, his))
         ax.errorbar(
             st["ranges"],
@@ -218,6 +246,8 @@ def _panel_failure(ax, r, st):
             label=RULES[rule][0],
         )
     ax.axhline(GOOD, color="0.6", lw=0.8, ls="--")
+    ax.axhline(CAP, color="0.8", lw=0.8)
+    ax.text(st["ranges"][0], CAP, " no response, or diverged", fontsize=7, va="bottom")
     ax.set_xticks(st["ranges"], [str(R) for R in st["ranges"]])
     ax.set_xlabel("longest training delay (τ)")
     ax.set_ylabel("median |produced − target| in range (τ)")
@@ -259,7 +289,7 @@ def _panel_outputs(ax, r, st):
 def _panel_screen(ax, r, st):
     for rule in RULES:
         for R in st["ranges"]:
-            med = [np.nanmedian(train_loss(r["screen"][rule, R, e], R)) for e in st["grid"]]
+            med = [np.median(train_loss(r["screen"][rule, R, e], R)) for e in st["grid"]]
             ax.plot(
                 st["grid"],
                 med,
@@ -308,7 +338,9 @@ def make(fig: FigureRun) -> dict:
 
 
 def check(numbers: dict, quick: bool) -> list[str]:
-    """The paper's claims that do not hold (module docstring)."""
+    """The paper's claims that do not hold.  Ours, the thresholds: "learned" is a training
+    loss below half the silent output's; "reproduces" a median timing error of at most 1τ;
+    "better" a one-sided Mann–Whitney test over seeds at p < 0.05."""
     bad = []
     ranges = numbers["ranges (τ)"]
     for rule in ["bptt"] if quick else RULES:  # a quick run is too short for RFLO
@@ -328,11 +360,14 @@ def check(numbers: dict, quick: bool) -> list[str]:
         if not err(rule, 15) <= GOOD:
             bad.append(
                 f"{RULES[rule][0]} does not reproduce delays ≤15τ (median error "
-                f"{err(rule, 15):.2f}τ > {GOOD:g}τ)"
+                f"{err(rule, 15):.2f}τ > {GOOD:g}τ): not 'similarly good' at 15τ"
             )
     if not err("bptt", 25) <= GOOD:
         bad.append(f"BPTT does not reproduce delays ≤25τ (median error {err('bptt', 25):.2f}τ)")
     for R in (20, 25):
-        if not err("rflo", R) > err("bptt", R):
-            bad.append(f"BPTT is not better than RFLO at ≤{R}τ")
+        rflo, bptt = (
+            np.array(numbers[f"{r} ≤{R}τ: |error| in range per seed (τ)"]) for r in ("rflo", "bptt")
+        )
+        if not mannwhitneyu(rflo, bptt, alternative="greater").pvalue < 0.05:
+            bad.append(f"BPTT is not better than RFLO at ≤{R}τ (Mann–Whitney over seeds)")
     return bad

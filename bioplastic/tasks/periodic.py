@@ -7,8 +7,11 @@ An RNN with no input, or a constant (tonic) input, must produce
 over one trial, where the period P is given in units of the network's time constant τ
 (Murray uses P = 20τ to 160τ, N = 30 units and τ = 10 time steps).  Every trial is the same;
 what varies across experiments is P.  With ``input="none"`` the network needs a nonzero
-initial state to leave the origin (a tanh network with zero state, input and bias stays at 0);
-Murray's published code drives the network with a tonic input instead, which is the default.
+initial state to leave the origin (a tanh network with zero state, input and bias stays at 0).
+The paper's Fig. 2 has "no external input"; Murray's notebook (RFLO_Example.ipynb) has an
+input channel held at 0 and starts every trial at h = 0.1, which is
+``models/murray2019_periodic.toml``.  ``input="tonic"``, a channel held at 1, is ours (and the
+default of this class).
 """
 
 from __future__ import annotations
