@@ -207,6 +207,8 @@ def _panel_produced(ax, r, st, rule):
         ts, p, _ = _errors(r["final"][rule, R], R)
         p = np.where(np.isfinite(p), p, np.nan)  # no response: not drawn
         color = cmap(i / max(1, len(st["ranges"]) - 1))
+        seen = np.isfinite(p).any(0)  # delays where some seed responded
+        ts, p = ts[seen], p[:, seen]
         med = np.nanmedian(p, 0)
         lo, hi = np.nanpercentile(p, 25, 0), np.nanpercentile(p, 75, 0)
         ax.errorbar(
