@@ -34,9 +34,9 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from . import _scratch
+from . import _scratch, kernels
 from ._validate import as_float_array, check_finite, check_shape, one_of
-from .activations import Activation, get_activation
+from .activations import ACTIVATIONS, Activation, get_activation
 from .errors import NonFiniteError
 from .init import INITS, random_weights
 from .structure import (
@@ -440,6 +440,14 @@ class LeakyRNN:
         with np.errstate(over="ignore", invalid="ignore"):
             return self._forward(x, h0, derivatives, alloc)
 
+    def _compiled_loops(self):
+        """The compiled time loops and this network's activation code, or ``(None, None)``
+        where they do not apply (kernels off, or an activation they do not know)."""
+        loops = kernels.recurrence_loops()
+        if loops is None or ACTIVATIONS.get(self._activation.name) is not self._activation:
+            return None, None
+        return loops, loops.ACTIVATION_CODES[self._activation.name]
+
     def _forward(self, x, h0, derivatives, alloc) -> Trace:
         p, a, f = self._params, self._alpha_c, self._activation.forward
         B, T, _ = x.shape
@@ -449,18 +457,24 @@ class LeakyRNN:
         S = alloc("states", (T + 1, B, n), dtype)
         S[0] = h0
         buf = np.empty((B, n), dtype=dtype)
+        loops, code = self._compiled_loops()
+        if loops is not None:
+            per_unit = (np.full(n, a, dtype), np.full(n, lk, dtype))  # α, 1-α: (n,) each
         if self._form == "rate":
             # F[t] holds the input drive W_in x_t + b, then u_t, then f(u_t)
             F = alloc("drive", (T, B, n), dtype)
             np.matmul(xs.reshape(T * B, -1), p["W_in"].T, out=F.reshape(T * B, n))
             F += p["b"]
             W_rec_T = p["W_rec"].T
-            for t in range(T):
-                u = F[t]
-                u += np.matmul(S[t], W_rec_T, out=buf)
-                f(u, u)
-                s = np.multiply(u, a, out=S[t + 1])
-                s += np.multiply(S[t], lk, out=buf)
+            if loops is not None:
+                loops.rate_loop(F, S, np.ascontiguousarray(W_rec_T, dtype), *per_unit, code)
+            else:
+                for t in range(T):
+                    u = F[t]
+                    u += np.matmul(S[t], W_rec_T, out=buf)
+                    f(u, u)
+                    s = np.multiply(u, a, out=S[t + 1])
+                    s += np.multiply(S[t], lk, out=buf)
             R = S
         else:
             # α is folded into the weights: S[t+1] first holds α (W_in x_t + b)
@@ -470,11 +484,14 @@ class LeakyRNN:
             aW_rec_T = (p["W_rec"] * a_post).T
             R = alloc("rates", (T + 1, B, n), dtype)  # r_t = f(v_t)
             f(S[0], R[0])
-            for t in range(T):
-                v = S[t + 1]
-                v += np.matmul(R[t], aW_rec_T, out=buf)
-                v += np.multiply(S[t], lk, out=buf)
-                f(v, R[t + 1])
+            if loops is not None:
+                loops.current_loop(S, R, np.ascontiguousarray(aW_rec_T, dtype), per_unit[1], code)
+            else:
+                for t in range(T):
+                    v = S[t + 1]
+                    v += np.matmul(R[t], aW_rec_T, out=buf)
+                    v += np.multiply(S[t], lk, out=buf)
+                    f(v, R[t + 1])
         Y = (R[1:].reshape(T * B, n) @ p["W_out"].T).reshape(T, B, self._n_out)
         Y += p["b_out"]
         if not np.isfinite(Y).all():

@@ -1,9 +1,11 @@
 """BPTT, RTRL and truncated BPTT against each other and against finite differences.
 
 All in float64, for both model forms, α ∈ {1, 0.1, per unit}, every activation, random shapes
-(hypothesis), random masks and initial states, batch sizes 1-4.
+(hypothesis), random masks and initial states, batch sizes 1-4; BPTT against RTRL and both against
+finite differences on the compiled time loops and on the numpy path alike.
 """
 
+import contextlib
 import itertools
 
 import numpy as np
@@ -25,37 +27,55 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import bioplastic as bp
+from bioplastic import kernels
 
 CASES = list(itertools.product(FORMS, ACTIVATION_NAMES, ALPHAS))
 IDS = ["-".join(c) for c in CASES]
+
+
+PATHS = [
+    pytest.param("compiled", marks=pytest.mark.skipif(not kernels.available(), reason="no numba")),
+    "numpy",
+]
+
+
+def on(path: str):
+    """The time loops compiled (the default where numba imports) or numpy's."""
+    return kernels.disabled() if path == "numpy" else contextlib.nullcontext()
 
 
 def grads(p, rule, **options):
     return bp.gradient(p.net, p.x, p.target, p.mask, rule=rule, h0=p.h0, **options)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("form,activation,alpha", CASES, ids=IDS)
 @settings(max_examples=12)
 @given(data=st.data())
-def test_bptt_equals_rtrl(form, activation, alpha, data):
+def test_bptt_equals_rtrl(form, activation, alpha, path, data):
     p = data.draw(problems(form, activation, alpha))
-    g_bptt, g_rtrl = grads(p, "bptt"), grads(p, "rtrl")
+    with on(path):
+        g_bptt, g_rtrl = grads(p, "bptt"), grads(p, "rtrl")
     assert set(g_bptt) == set(bp.PARAM_NAMES)
     for k, v in p.net.params.items():
         assert g_bptt[k].shape == v.shape and g_rtrl[k].shape == v.shape
     assert rel_err(g_rtrl, g_bptt) <= 1e-10
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("form,activation,alpha", CASES, ids=IDS)
 @settings(max_examples=4)
 @given(data=st.data())
-def test_exact_gradients_match_finite_differences(form, activation, alpha, data):
+def test_exact_gradients_match_finite_differences(form, activation, alpha, path, data):
     p = data.draw(problems(form, activation, alpha, max_n=5, max_T=8))
     if activation == "relu":  # a finite difference across the kink is not a derivative
         assume(kink_distance(p) > 1e-3)
-    fd = fd_gradient(p)
-    assert rel_err(grads(p, "bptt"), fd) <= 1e-7
-    assert rel_err(grads(p, "rtrl"), fd) <= 1e-7
+    with on(path):
+        fd = fd_gradient(p)
+        # a central difference is good to about 1e-10 absolute (rounding ε|L|/h, h = 1e-5), so
+        # a parameter whose gradient is below 1% of the whole is held to 1e-9 of the whole
+        assert rel_err(grads(p, "bptt"), fd, floor=1e-2) <= 1e-7
+        assert rel_err(grads(p, "rtrl"), fd, floor=1e-2) <= 1e-7
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -157,3 +157,53 @@ def test_what_the_kernel_does_not_take_goes_to_numpy():
             net, STREAM, bp.training.Settings(rule="rflo", update="online"), SGD(), {}
         )
         assert not fused.supported(run, net)
+
+
+# ------------------------------------------------------------------------------- the time loops
+@pytest.mark.parametrize("form", ["rate", "current"])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "softplus", "sigmoid", "linear"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_compiled_time_loops_equal_numpy(form, activation, dtype):
+    """The forward recursion and BPTT's credit loop (kernels.recurrence) against numpy's, with
+    per-unit α, an initial state and a mask: states, outputs and every gradient."""
+    n = 7
+    net = bp.LeakyRNN.random(
+        3,
+        n,
+        2,
+        tau=np.linspace(1.2, 9.0, n),
+        seed=1,
+        form=form,
+        activation=activation,
+        dtype=dtype,
+    )
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((4, 11, 3)), rng.standard_normal((4, 11, 2))
+    mask, h0 = rng.random((4, 11, 2)) < 0.7, 0.3 * rng.standard_normal((4, n))
+    fast = net.run(x, h0), bp.gradient(net, x, y, mask, h0=h0)
+    with kernels.disabled():
+        slow = net.run(x, h0), bp.gradient(net, x, y, mask, h0=h0)
+    tol = dict(rtol=1e-12, atol=1e-14) if dtype == "float64" else dict(rtol=2e-5, atol=1e-6)
+    for a, b in zip(fast[0], slow[0], strict=True):
+        np.testing.assert_allclose(a, b, **tol)
+    for k in slow[1]:
+        np.testing.assert_allclose(fast[1][k], slow[1][k], err_msg=k, **tol)
+    assert fast[1]["W_rec"].dtype == np.dtype(dtype)
+
+
+def test_the_compiled_tanh_is_within_3_ulp_of_numpys():
+    from bioplastic.kernels.recurrence import _activate
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [s * rng.standard_normal(20_000) for s in (1e-300, 1e-8, 0.01, 0.1, 0.5, 2, 10, 50)]
+        + [np.array([0.0, -0.0, 0.1, -0.1, 19.0, 22.5, np.inf, -np.inf, np.nan, 1e308])]
+    )
+    got = x.copy().reshape(1, -1)
+    _activate(got, 0)
+    want = np.tanh(x)
+    both = np.isfinite(want)
+    ulp = np.spacing(np.abs(want[both]))
+    assert np.max(np.abs(got[0, both] - want[both]) / ulp) <= 3
+    assert np.isnan(got[0, ~both]).all() and np.isnan(want[~both]).all()
+    np.testing.assert_array_equal(np.signbit(got[0]), np.signbit(want))

@@ -530,7 +530,7 @@ def test_rkf_rtrl_scalings_are_marschalls(form):
 
 
 def test_random_feedback_scalings():
-    """"random": N(0, 1)/√n_out (Murray's notebook); "random_unit": N(0, 1) whatever n_out
+    """ "random": N(0, 1)/√n_out (Murray's notebook); "random_unit": N(0, 1) whatever n_out
     (Murray's Methods); the same for one output."""
     net = bp.LeakyRNN.random(1, 500, 4, tau=2.0)
     scaled = bp.rules.feedback_matrix(net, "random", np.random.default_rng(0))

@@ -5,9 +5,10 @@ et al. 2020), and online learning takes one step at a time: at n = 32 a step is 
 multiply-adds, which numpy spends more time dispatching than computing.  These kernels run a
 whole chunk of online steps, with the weight updates between them, in one compiled call.
 
-* They are used automatically where they apply (:func:`bioplastic.training.fused.supported`)
-  and numba imports; otherwise the numpy path runs, which is the reference: every kernel is
-  tested equal to it (float64, to 1e-12).
+* They are used automatically where they apply and numba imports: the online chunk where
+  :func:`bioplastic.training.fused.supported` says so, UORO's trial loop, and the forward and
+  BPTT time loops (:mod:`~bioplastic.kernels.recurrence`) for the built-in activations.
+  Otherwise the numpy path runs, which is the reference: every kernel is tested equal to it.
 * Compiled code is cached on disk (numba's ``cache=True``), so only the first call of a
   process ever compiles; the compile time is in the benchmarks' output.
 * ``BIOPLASTIC_NO_NUMBA=1`` in the environment, or :func:`disabled`, turns them off.
@@ -19,7 +20,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["available", "disabled", "NUMBA_ERROR"]
+__all__ = ["available", "disabled", "recurrence_loops", "NUMBA_ERROR"]
 
 NUMBA_ERROR: str | None = None
 try:  # numba is a dependency, but a platform without a wheel still gets a working package
@@ -47,3 +48,13 @@ def disabled() -> Iterator[None]:
         yield
     finally:
         _off["count"] -= 1
+
+
+def recurrence_loops():
+    """The compiled time loops of :mod:`bioplastic.kernels.recurrence`, or None where the
+    kernels are off (the caller then runs its numpy loop)."""
+    if not available():
+        return None
+    from . import recurrence
+
+    return recurrence

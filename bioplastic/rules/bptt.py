@@ -28,7 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .. import _scratch
+from .. import _scratch, kernels
 from ..network import LeakyRNN, Trace
 from .base import Step, leak, output_readout, recurrent_readout, register
 from .online import Sums
@@ -53,6 +53,13 @@ def backward(net: LeakyRNN, trace: Trace, error: np.ndarray, feedback: np.ndarra
     W_rec = np.asfortranarray(net.params["W_rec"])  # BLAS's faster layout for G @ W_rec
     gain, slope = trace.gain, trace.slope
     G = gain if gain.flags.writeable else _scratch.empty("credit", gain.shape, net.dtype)
+    loops = kernels.recurrence_loops()
+    if loops is not None and error.dtype == F.dtype == G.dtype:
+        lk_n = np.full(gain.shape[2], lk, net.dtype)
+        has_slope = slope is not None
+        slope_ = slope if has_slope else gain[:1]  # a placeholder the loop never reads
+        loops.credit_loop(G, gain, slope_, has_slope, np.ascontiguousarray(error), F, W_rec, lk_n)
+        return G
     c = error[T - 1] @ F
     if slope is not None:
         c *= slope[T]
