@@ -14,6 +14,8 @@ idle threads steal the other's cores.  Printed:
 3. The online step at n = 32, batch 1 (forward, output error, rule update and an SGD update
    every step), per rule, compiled kernel and numpy path.
 4. BPTT with one and with two BLAS threads (bioplastic picks one below 256 units).
+5. The compiled kernels' first calls in a fresh process: compiling (an empty numba cache) and
+   loading them from numba's on-disk cache (every later process).
 
 The gradients of each pair are checked equal before they are timed.
 """
@@ -191,6 +193,44 @@ def bench_threads(sizes: list[int], repeats: int) -> None:
         print(f"| {n} | {times[0] * 1e3:.2f} | {times[1] * 1e3:.2f} | {choice} |", flush=True)
 
 
+FIRST_CALLS = """
+import json, time, numpy as np, bioplastic as bp
+from bioplastic.optim import SGD
+from bioplastic.tasks import Add
+net = bp.LeakyRNN.random(2, 8, 2, tau=2.0, seed=0)
+x = np.zeros((2, 5, 2))
+t0 = time.perf_counter()
+bp.gradient(net, x, x, rule="bptt")
+t1 = time.perf_counter()
+bp.train(net, Add(t1=2, t2=3, hold=2, chunk=20, test_steps=40, test_warmup=10), "rflo",
+         n_trials=1, update="online", optimizer=SGD(lr=1e-4), n_eval=1)
+t2 = time.perf_counter()
+print(json.dumps({"bptt": t1 - t0, "online": t2 - t1}))
+"""
+
+
+def bench_compile() -> None:
+    """First calls in fresh processes: with an empty numba cache, then with the one it wrote."""
+    import os
+    import tempfile
+
+    print("\n## The compiled kernels' first call in a fresh process (s)")
+    print("| | BPTT (forward and credit loops) | online RFLO chunk |")
+    print("|---|---|---|")
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for label in ("compile (empty cache)", "load from numba's cache"):
+            out = subprocess.run(
+                [sys.executable, "-c", FIRST_CALLS],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            t = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"| {label} | {t['bptt']:.2f} | {t['online']:.2f} |", flush=True)
+
+
 def _evaluate(net, batch, rule, B):
     from bioplastic.gradient import evaluate
 
@@ -215,11 +255,13 @@ def main() -> None:
         bench_jax("bptt", [(16, 50, 8)], 3)
         bench_online(["rflo", "rtrl"], 4)
         bench_threads([32], 3)
+        bench_compile()
     else:
         bench_jax("bptt", [(4, 200, 32), (32, 200, 32), (128, 500, 32)], 7)
         bench_jax("rtrl", [(32, 200, 1)], 5)
         bench_online(["rflo", "eprop", "snap1", "rtrl", "uoro", "kf_rtrl", "bptt"], 50)
         bench_threads([32, 128, 512], 5)
+        bench_compile()
 
 
 if __name__ == "__main__":
