@@ -19,8 +19,12 @@ arms of the paper's Fig. 2d: BPTT, RFLO, "local, no random feedback" (RFLO's tra
 and "random feedback, not local" (the exact gradient with B), inset the final losses; (g) the
 learning-rate screen of those four arms (the paper does not give the ablation arms' η: each
 arm gets the paper's grid, 10⁻⁴ … 3·10⁻¹, the same 3 seeds and trials, and its best η by
-median final loss); (h) Fig. 2 – supplement 1: RFLO with Dale's law (50% excitatory,
-W_ij ← ξ_j |W_ij|, sign changes clipped to zero) against plain RFLO at 20τ and 160τ.
+median final loss; where the unclipped arms fail at 80τ, the four arms are also run with the
+gradient norm clipped at 0.1, after the same screen run clipped, dashed); (h) Fig. 2 – supplement 1: RFLO with Dale's law (50% excitatory,
+W_ij ← ξ_j |W_ij|, sign changes clipped to zero) against plain RFLO at 20τ and 160τ;
+(i) why the longest period fails (ours, not in the paper): both rules' final loss at 160τ over
+η ∈ {3·10⁻⁴ … 3·10⁻²} (3 seeds), and RFLO at the paper's η with one change at a time: 4× the
+trials, a random h₀ ~ N(0, 0.5²), or W_out 10× smaller (Murray's notebook's initialisation).
 """
 
 from __future__ import annotations
@@ -157,29 +161,37 @@ def runs(fig: FigureRun) -> dict:
         for label, rule, fb in ARMS
         for lr in st["grid"]
     }
-    best = {}
-    for label, _, _ in ARMS:
-        med = [np.median(_final(screen[label, lr], A)) for lr in st["grid"]]
-        best[label] = st["grid"][int(np.nanargmin(med))] if np.isfinite(med).any() else None
+    best = _best(screen, st)
     ablation = {
         label: _arm(fig, f"ablation_{rule}_{fb}", rule, fb, A, best[label], seeds)
         for label, rule, fb in ARMS
         if best[label] is not None
     }
-    # where unclipped runs fail at the ablation's period, the four arms also clipped, alike
+    # where unclipped runs fail at the ablation's period, the four arms also clipped, alike:
+    # the same screen, clipped (a clip changes the best step size), then the 9 seeds
+    clip = [f"optimizer.clip_norm={CLIP}"]
+    screen_clipped = {
+        (label, lr): _arm(
+            fig, f"screen_{rule}_{fb}_{lr:g}_clip", rule, fb, A, lr, st["screen_seeds"], clip
+        )
+        for label, rule, fb in ARMS
+        for lr in st["grid"]
+        if A in failing
+    }
+    best_clipped = _best(screen_clipped, st) if screen_clipped else {}
     ablation_clipped = {
         label: _arm(
             fig,
-            f"ablation_{rule}_{fb}_clip",
+            f"ablation_{rule}_{fb}_clip_{best_clipped[label]:g}",
             rule,
             fb,
             A,
-            best[label],
+            best_clipped[label],
             seeds,
-            [f"optimizer.clip_norm={CLIP}"],
+            clip,
         )
         for label, rule, fb in ARMS
-        if best[label] is not None and A in failing
+        if best_clipped.get(label) is not None
     }
     dale = {
         P: _arm(
@@ -219,6 +231,8 @@ def runs(fig: FigureRun) -> dict:
         main=main,
         clipped=clipped,
         ablation_clipped=ablation_clipped,
+        screen_clipped=screen_clipped,
+        best_clipped=best_clipped,
         screen=screen,
         best=best,
         ablation=ablation,
@@ -226,6 +240,15 @@ def runs(fig: FigureRun) -> dict:
         long_screen=long_screen,
         long_variants=long_variants,
     )
+
+
+def _best(screen: dict, st: dict) -> dict:
+    """Each arm's η with the lowest median final loss on the screen (None: all diverged)."""
+    A, best = st["ablation"], {}
+    for label, _, _ in ARMS:
+        med = [np.median(_final(screen[label, lr], A)) for lr in st["grid"]]
+        best[label] = st["grid"][int(np.nanargmin(med))] if np.isfinite(med).any() else None
+    return best
 
 
 def long_variants_of(st: dict) -> dict[str, list[str]]:
@@ -256,7 +279,10 @@ def numbers_of(r: dict, st: dict) -> dict:
         ]
     for (label, lr), ds in r["screen"].items():
         out[f"screen {label} η={lr:g}: final loss"] = float(np.median(_final(ds, A)))
+    for (label, lr), ds in r["screen_clipped"].items():
+        out[f"screen clipped {label} η={lr:g}: final loss"] = float(np.median(_final(ds, A)))
     for label, ds in r["ablation_clipped"].items():
+        out[f"ablation clipped {label}: η"] = r["best_clipped"][label]
         out[f"ablation clipped {label}: final loss"] = float(np.median(_final(ds, A)))
         out[f"ablation clipped {label}: final losses"] = [float(v) for v in _final(ds, A)]
     for label, ds in r["ablation"].items():
@@ -405,13 +431,15 @@ def _panel_ablation(ax, r, st):
                 lw=1,
             )
     ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi * 30)  # headroom above the curves for the legend and the inset
     plain_log(ax, "y")
     ax.set_xlabel(
         "trial" + (f" (dashed: clipped at {CLIP:g}, medians)" if r["ablation_clipped"] else "")
     )
     ax.set_ylabel("held-out loss")
-    ax.legend(frameon=False, fontsize=7, loc="lower left")
-    inset = ax.inset_axes([0.62, 0.58, 0.36, 0.38])
+    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    inset = ax.inset_axes([0.66, 0.62, 0.32, 0.33])
     inset.boxplot([f[np.isfinite(f)] for f in finals], widths=0.6)
     inset.set_xticks(
         range(1, len(labels) + 1), [lb.split(",")[0] for lb in labels], fontsize=6, rotation=30
@@ -427,6 +455,11 @@ def _panel_screen(ax, r, st):
     for (label, _, _), color in zip(ARMS, ARM_COLORS):
         med = [np.median(_final(r["screen"][label, lr], A)) for lr in st["grid"]]
         ax.plot(st["grid"], med, "o-", color=color, label=label, ms=4)
+        if r["screen_clipped"]:
+            med = [np.median(_final(r["screen_clipped"][label, lr], A)) for lr in st["grid"]]
+            ax.plot(st["grid"], med, "s--", color=color, ms=3, lw=1, mfc="none")
+    if r["screen_clipped"]:
+        ax.plot([], [], "s--", color="0.4", mfc="none", label=f"dashed: clipped at {CLIP:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     plain_log(ax, "y")
@@ -469,6 +502,7 @@ def _panel_long(ax, r, st):
     ax.set_yscale("log")
     plain_log(ax, "y")
     plain_log(ax, "x")
+    plain_log(ax, "y", subs=(1.0, 2.0, 5.0))  # the losses span less than a decade
     ax.set_xlabel("η (vertical lines: the paper's)")
     ax.set_ylabel(f"final loss at {P1:g}τ ({len(st['screen_seeds'])} seeds)")
     ax.legend(frameon=False, fontsize=6)
@@ -504,8 +538,8 @@ def make(fig: FigureRun) -> dict:
     f.suptitle(
         f"Murray 2019 Fig. 2{' (quick)' if fig.quick else ''}: N={12 if fig.quick else 30}, "
         f"τ=10, no input, the paper's η per rule and period, SGD on the time-averaged loss, "
-        f"{n} seeds, median and 25–75%\nours: h₀=0.1 (Murray's notebook); {clip}; the "
-        "ablation arms' η from one screen, the same for all four"
+        f"{n} seeds, median and 25–75%\nours: h₀=0.1 (Murray's notebook); {clip};\nthe "
+        "ablation arms' η from one screen, the same for all four (clipped: their own screen, clipped)"
     )
     fig.save(f)
     return numbers_of(r, st)
