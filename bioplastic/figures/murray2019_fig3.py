@@ -184,11 +184,13 @@ RANGE_STYLE = {15: ":", 20: "--", 25: "-", 8: "-"}
 def _panel_learning(ax, r, st):
     for (rule, R), ds in r["final"].items():
         T = trial_steps(R)
+        ok = ds.status.values == "complete"  # a diverged run's loss is not drawn
+        gone = f" ({(~ok).sum()} diverged)" if not ok.all() else ""
         band(
             ax,
             ds.trial,
-            ds.loss.rolling(trial=10, min_periods=1).mean() / T,
-            f"{RULES[rule][0]} ≤{R}τ",
+            ds.loss.isel(seed=np.flatnonzero(ok)).rolling(trial=10, min_periods=1).mean() / T,
+            f"{RULES[rule][0]} ≤{R}τ{gone}",
             RULES[rule][1],
             ls=RANGE_STYLE.get(R, "-"),
         )
@@ -256,12 +258,22 @@ def _panel_failure(ax, r, st):
     ax.legend(frameon=False, fontsize=7)
 
 
+def shown_seed(r: dict, R: int) -> int:
+    """The first seed whose runs completed for every rule at range ``R``."""
+    runs = [r["final"][rule, R] for rule in RULES]
+    for seed in runs[0].seed.values:
+        if all(ds.status.sel(seed=seed).item() == "complete" for ds in runs):
+            return int(seed)
+    return int(runs[0].seed.values[0])
+
+
 def _panel_outputs(ax, r, st):
     R = 20 if 20 in st["ranges"] else st["ranges"][0]
     ts = test_intervals(R)
     show = [i for i, d in enumerate(ts) if d in (5 * TAU, (R // 2) * TAU, R * TAU)]
+    seed = shown_seed(r, R)
     for rule in RULES:
-        ds = r["final"][rule, R].isel(seed=0)
+        ds = r["final"][rule, R].sel(seed=seed)
         y = ds.eval_output.sel(stage="final").isel(output=0)
         for k, i in enumerate(show):
             ax.plot(
@@ -270,8 +282,8 @@ def _panel_outputs(ax, r, st):
                 lw=1,
                 label=RULES[rule][0] if k == 0 else None,
             )
-    tg = r["final"]["bptt", R].isel(seed=0).eval_target.isel(output=0)
-    x = r["final"]["bptt", R].isel(seed=0).eval_input.isel(input=0)
+    tg = r["final"]["bptt", R].sel(seed=seed).eval_target.isel(output=0)
+    x = r["final"]["bptt", R].sel(seed=seed).eval_input.isel(input=0)
     for k, i in enumerate(show):
         ax.plot(
             tg.isel(example=i).values + 1.5 * k, "k--", lw=0.8, label="target" if k == 0 else None
@@ -325,7 +337,9 @@ def make(fig: FigureRun) -> dict:
     _panel_failure(axes[1, 0], r, st)
     axes[1, 0].set_title("(d) timing error inside the training range", fontsize=10)
     R = _panel_outputs(axes[1, 1], r, st)
-    axes[1, 1].set_title(f"(e) held-out trials, trained ≤{R}τ, seed 0", fontsize=10)
+    axes[1, 1].set_title(
+        f"(e) held-out trials, trained ≤{R}τ, seed {shown_seed(r, R)}", fontsize=10
+    )
     _panel_screen(axes[1, 2], r, st)
     axes[1, 2].set_title("(f) learning-rate screen", fontsize=10)
     f.suptitle(
