@@ -313,6 +313,16 @@ def _panel_screen(ax, r, st):
                 label=f"{RULES[rule][0]} ≤{R}τ",
                 ms=4,
             )
+            gone = [e for e, m in zip(st["grid"], med) if not np.isfinite(m)]
+            ax.plot(
+                gone,
+                [1.0] * len(gone),
+                "x",
+                color=RULES[rule][1],
+                ms=5,
+                transform=ax.get_xaxis_transform(),
+            )  # diverged: × along the top
+    ax.plot([], [], "x", color="0.4", label="diverged (median)")
     for rule, eta in PAPER_ETA.items():
         ax.axvline(eta, color=RULES[rule][1], lw=0.8, alpha=0.5)
     ax.set_xscale("log")
@@ -338,7 +348,9 @@ def make(fig: FigureRun) -> dict:
     axes[1, 0].set_title("(d) timing error inside the training range", fontsize=10)
     R = _panel_outputs(axes[1, 1], r, st)
     axes[1, 1].set_title(
-        f"(e) held-out trials, trained ≤{R}τ, seed {shown_seed(r, R)}", fontsize=10
+        f"(e) held-out trials, trained ≤{R}τ, seed {shown_seed(r, R)} (the first that "
+        "completed for both rules)",
+        fontsize=10,
     )
     _panel_screen(axes[1, 2], r, st)
     axes[1, 2].set_title("(f) learning-rate screen", fontsize=10)
