@@ -17,7 +17,16 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: 
 from ..config import Preset, load_preset  # noqa: E402
 from ..sweeps import sweep  # noqa: E402
 
-__all__ = ["FigureRun", "MODELS", "band", "plain_log", "quartiles", "run_sweep", "plt"]
+__all__ = [
+    "FigureRun",
+    "MODELS",
+    "band",
+    "mark_diverged",
+    "plain_log",
+    "quartiles",
+    "run_sweep",
+    "plt",
+]
 
 MODELS = Path(__file__).resolve().parent.parent.parent / "models"
 
@@ -80,6 +89,21 @@ def band(ax, x, a: xr.DataArray, label: str, color=None, dim: str = "seed", **kw
     med, lo, hi = quartiles(a, dim)
     (line,) = ax.plot(x, med, label=label, color=color, **kw)
     ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.25, lw=0)
+
+
+def mark_diverged(ax, x: float, n: int, color=None, fontsize: int = 6) -> None:
+    """Write "n diverged" at the top of the axes above ``x`` (nothing when n is 0): a diverged
+    run has no finite loss to draw."""
+    if n:
+        ax.annotate(
+            f"{n} diverged",
+            (x, 1),
+            xycoords=("data", "axes fraction"),
+            va="top",
+            ha="center",
+            fontsize=fontsize,
+            color=color,
+        )
 
 
 def plain_log(ax, axis: str = "y", subs: tuple[float, ...] = (1.0,)) -> None:

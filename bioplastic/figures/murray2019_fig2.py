@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 from scipy.stats import mannwhitneyu
 
-from .common import FigureRun, band, plain_log, plt, run_sweep
+from .common import FigureRun, band, mark_diverged, plain_log, plt, run_sweep
 
 NAME = "murray2019_fig2"
 PRESET = "murray2019_periodic.toml"
@@ -361,16 +361,7 @@ def _panel_final(ax, r, st):
         lo = _shown(np.percentile(f, 25, 1, method="lower"))
         hi = _shown(np.percentile(f, 75, 1, method="higher"))
         for P, n in zip(periods, np.isinf(f).sum(1)):
-            if n:
-                ax.annotate(
-                    f"{n} diverged",
-                    (P, 1),
-                    xycoords=("data", "axes fraction"),
-                    va="top",
-                    ha="center",
-                    fontsize=6,
-                    color=RULES[rule][1],
-                )
+            mark_diverged(ax, P, int(n), color=RULES[rule][1])
         ax.errorbar(
             periods,
             med,

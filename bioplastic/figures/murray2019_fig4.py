@@ -42,7 +42,7 @@ from ..loop import LoopCircuit, learn_transitions
 from ..results import load, save
 from ..tasks import ReachSequence, Syllables
 from ..training import held_out
-from .common import FigureRun, plain_log, plt, run_sweep
+from .common import FigureRun, mark_diverged, plain_log, plt, run_sweep
 
 NAME = "murray2019_fig4"
 EXPECT = (
@@ -305,15 +305,7 @@ def _panel_losses(ax, r, st):
             color=["C2", "C2", "C3", "C0"][i],
             mfc="none" if i == 1 else None,
         )
-        if (~ok).any():
-            ax.annotate(
-                f"{int((~ok).sum())} diverged",
-                (i, 1),
-                xycoords=("data", "axes fraction"),
-                ha="center",
-                va="top",
-                fontsize=7,
-            )
+        mark_diverged(ax, i, int((~ok).sum()), fontsize=7)
         ax.plot([i - 0.25, i + 0.25], [np.median(v)] * 2, "k-", lw=1.5)
     untrained = float(np.nanmedian(r["whole"]["rflo"].eval_loss.isel(evaluation=0).values / T))
     ax.axhline(untrained, color="0.6", lw=0.8, label="untrained")
