@@ -464,11 +464,12 @@ class LeakyRNN:
             # F[t] holds the input drive W_in x_t + b, then u_t, then f(u_t)
             F = alloc("drive", (T, B, n), dtype)
             np.matmul(xs.reshape(T * B, -1), p["W_in"].T, out=F.reshape(T * B, n))
-            F += p["b"]
             W_rec_T = p["W_rec"].T
-            if loops is not None:
-                loops.rate_loop(F, S, np.ascontiguousarray(W_rec_T, dtype), *per_unit, code)
+            if loops is not None:  # b is added in the loop; F leaves holding the gain α f'(u_t)
+                W_rec_T = np.ascontiguousarray(W_rec_T, dtype)
+                loops.rate_loop(F, S, W_rec_T, p["b"], *per_unit, code, derivatives)
             else:
+                F += p["b"]
                 for t in range(T):
                     u = F[t]
                     u += np.matmul(S[t], W_rec_T, out=buf)
@@ -500,8 +501,11 @@ class LeakyRNN:
         if derivatives:
             df = self._activation.slope_from_value
             if self._form == "rate":
-                gain = df(F, F)  # F is not needed any more: overwrite it
-                gain *= a
+                if loops is None:
+                    gain = df(F, F)  # F is not needed any more: overwrite it
+                    gain *= a
+                else:
+                    gain = F
             else:
                 gain = np.broadcast_to(np.asarray(a, dtype=dtype), (T, B, n))
                 slope = df(R, alloc("slope", (T + 1, B, n), dtype))

@@ -7,9 +7,9 @@ arithmetic at the sizes of Murray 2019 (30 units) and Marschall et al. 2020 (32)
 run the same equations as the numpy path they replace (:meth:`bioplastic.LeakyRNN.forward`,
 :func:`bioplastic.rules.bptt.backward`), the products through the same BLAS:
 
-rate form (``F[t]`` holds the drive ``W_in x_t + b`` and leaves with ``f(u_t)``)::
+rate form (``F[t]`` holds the drive ``W_in x_t`` and leaves with ``f(u_t)`` or the gain)::
 
-    u_t = F[t] + W_rec h_{t-1},   h_t = α f(u_t) + (1-α) h_{t-1}
+    u_t = F[t] + b + W_rec h_{t-1},   h_t = α f(u_t) + (1-α) h_{t-1}
 
 current form (``S[t+1]`` holds ``α (W_in x_t + b)``; ``aW_rec = α W_rec`` by rows)::
 
@@ -25,7 +25,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 __all__ = ["ACTIVATION_CODES", "rate_loop", "current_loop", "credit_loop"]
 
@@ -38,13 +39,25 @@ _LN2_HI, _LN2_LO, _INV_LN2 = 6.93147180369123816490e-01, 1.90821492927058770002e
 _EXPM1_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(14, 1, -1))  # 1/14! … 1/2
 
 
+@intrinsic
+def _float_from_bits(typingctx, bits):
+    """The float64 whose IEEE-754 bit pattern is the int64 ``bits`` (a register move, which
+    unlike a table lookup or ``ldexp`` call vectorises)."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def _tanh(x):
     """tanh to 3 ulp in arithmetic only, so that a loop over it vectorises (libm's scalar
-    ``tanh`` costs about 15 ns a call, 7× this): ``tanh |x| = -m / (2 + m)`` with
+    ``tanh`` costs about 15 ns a call, 15× this): ``tanh |x| = -m / (2 + m)`` with
     ``m = e^{-2|x|} - 1``, where ``e^r - 1`` is a Taylor polynomial on the reduced argument (no
-    cancellation near 0) and 2ᵏ is built from the bits of k by selects (a table lookup would not
-    vectorise).  NaN passes through; ±inf gives ±1."""
+    cancellation near 0) and 2ᵏ is written from its exponent bits.  NaN passes through; ±inf
+    gives ±1."""
     ax = abs(x)
     y = -2.0 * ax
     y = y if y > -44.0 else -44.0  # e^-44 < 2^-63: tanh is 1 to double precision; NaN → -44
@@ -54,13 +67,7 @@ def _tanh(x):
     for c in _EXPM1_TAYLOR[1:]:
         p = p * r + c
     p = r + r * (r * p)  # e^r - 1
-    m, scale, s = -k, 1.0, 1.0  # s = 2^k = Π over the bits of m of 2^(-2^j)
-    p2 = 0.5
-    for _ in range(7):
-        h = np.floor(m * scale)
-        s = s * p2 if h - 2.0 * np.floor(h * 0.5) == 1.0 else s
-        p2 = p2 * p2
-        scale = scale * 0.5
+    s = _float_from_bits((np.int64(k) + 1023) << 52)  # 2^k, a normal number for -64 ≤ k ≤ 0
     em = s * p + (s - 1.0)  # e^y - 1 = 2^k (e^r - 1) + 2^k - 1
     v = math.copysign(-em / (2.0 + em), x)
     return v if x == x else x
@@ -87,11 +94,28 @@ def _activate(block, code):
             u[k] = 1.0 / (1.0 + math.exp(-u[k]))
 
 
-@njit(cache=True, error_model="numpy")
-def rate_loop(F, S, W_rec_T, a, lk, code):
-    """Fill ``S[1:]`` ``(T+1, B, n)`` from ``S[0]``; ``F`` ``(T, B, n)`` ends holding ``f(u_t)``.
+@njit(cache=True, inline="always", error_model="numpy")
+def _slope(f, code):
+    """f'(u) from the value f = f(u), as :mod:`bioplastic.activations` computes it."""
+    if code == 0:
+        return 1.0 - f * f
+    if code == 1:  # numpy's sign: 1 where u > 0, 0 at 0, NaN passed on
+        return 1.0 if f > 0.0 else (0.0 if f == 0.0 else f)
+    if code == 2:  # the logistic σ(u) = 1 - e^{-f}
+        return -math.expm1(-f)
+    if code == 3:
+        return f * (1.0 - f)
+    return 1.0
 
-    ``W_rec_T`` is ``W_recᵀ`` (C order), ``a`` and ``lk`` are α and 1-α per unit ``(n,)``.
+
+@njit(cache=True, error_model="numpy")
+def rate_loop(F, S, W_rec_T, bias, a, lk, code, with_gain):
+    """Fill ``S[1:]`` ``(T+1, B, n)`` from ``S[0]``; ``F`` ``(T, B, n)`` comes in holding
+    ``W_in x_t`` and ends holding ``f(u_t)``, or with ``with_gain`` the gain ``α ⊙ f'(u_t)``
+    (each ``F[t]`` is spent once it is read).
+
+    ``W_rec_T`` is ``W_recᵀ`` (C order); ``bias`` is b, ``a`` and ``lk`` are α and 1-α, per unit
+    ``(n,)``.
     """
     T, B, n = F.shape
     buf = np.empty((B, n), dtype=S.dtype)
@@ -100,11 +124,15 @@ def rate_loop(F, S, W_rec_T, a, lk, code):
         u = F[t]
         for b in range(B):
             for i in range(n):
-                u[b, i] += buf[b, i]
+                u[b, i] = (u[b, i] + bias[i]) + buf[b, i]
         _activate(u, code)
         for b in range(B):
             for i in range(n):
                 S[t + 1, b, i] = u[b, i] * a[i] + S[t, b, i] * lk[i]
+        if with_gain:
+            for b in range(B):
+                for i in range(n):
+                    u[b, i] = _slope(u[b, i], code) * a[i]
 
 
 @njit(cache=True, error_model="numpy")
@@ -124,6 +152,24 @@ def current_loop(S, R, aW_rec_T, lk, code):
         _activate(r, code)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _direct(out, e, F):
+    """``out = e @ F`` for ``e`` ``(B, k)``: by BLAS, or for a few outputs (the usual case) as
+    k scaled rows, which at n = 32 costs less than the call into BLAS."""
+    k = F.shape[0]
+    if k > 8 or k == 0:
+        np.dot(e, F, out)
+        return
+    B, n = out.shape
+    for b in range(B):
+        for i in range(n):
+            out[b, i] = e[b, 0] * F[0, i]
+        for o in range(1, k):
+            w = e[b, o]
+            for i in range(n):
+                out[b, i] += w * F[o, i]
+
+
 @njit(cache=True, error_model="numpy")
 def credit_loop(G, gain, slope, has_slope, error, F, W_rec, lk):
     """Write ``G_t = gain_t ⊙ c_t`` into ``G`` ``(T, B, n)`` (which may be ``gain`` itself).
@@ -135,7 +181,7 @@ def credit_loop(G, gain, slope, has_slope, error, F, W_rec, lk):
     c = np.empty((B, n), dtype=G.dtype)
     back = np.empty((B, n), dtype=G.dtype)
     direct = np.empty((B, n), dtype=G.dtype)
-    np.dot(error[T - 1], F, c)
+    _direct(c, error[T - 1], F)
     for b in range(B):
         for i in range(n):
             if has_slope:
@@ -143,7 +189,7 @@ def credit_loop(G, gain, slope, has_slope, error, F, W_rec, lk):
             G[T - 1, b, i] = c[b, i] * gain[T - 1, b, i]
     for t in range(T - 2, -1, -1):  # array index t holds time t+1
         np.dot(G[t + 1], W_rec, back)
-        np.dot(error[t], F, direct)
+        _direct(direct, error[t], F)
         for b in range(B):
             for i in range(n):
                 r = back[b, i] + direct[b, i]

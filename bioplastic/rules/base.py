@@ -158,7 +158,8 @@ def recurrent_readout(net: LeakyRNN, trace: Trace, current: np.ndarray) -> dict[
     if "W_rec" in net.plastic:
         out["W_rec"] = G.T @ trace.rates[:-1].reshape(T * B, n)
     if "W_in" in net.plastic:
-        out["W_in"] = G.T @ trace.inputs.reshape(T * B, net.n_in)
+        X = trace.inputs.reshape(T * B, net.n_in)  # (Xᵀ G)ᵀ: BLAS's faster form for few inputs
+        out["W_in"] = np.ascontiguousarray((X.T @ G).T)
     if "b" in net.plastic:
         out["b"] = column_sums(G)
     return out
