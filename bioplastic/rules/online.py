@@ -120,7 +120,9 @@ def random_signs(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dty
     Drawn as ``rng.random(shape) < ½`` (one 64-bit draw per sign), so drawing a ``(T, ...)``
     block at once gives the same signs as T draws of ``(...)``.
     """
-    return np.where(rng.random(shape) < 0.5, -1.0, 1.0).astype(dtype)
+    u = rng.random(shape)
+    u -= 0.5  # u < ½ → -1, else +1: the sign of u - ½ (+0.0 at u = ½ gives +1), in place
+    return np.copysign(1.0, u, out=u).astype(dtype, copy=False)
 
 
 def balance(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

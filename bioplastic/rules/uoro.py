@@ -116,28 +116,29 @@ class UORO(Stepwise):
         gain, slope = trace.gain, trace.slope
         T, B, n = q.shape
         nu = random_signs(rng, (T, B, n), net.dtype)  # the same draws as T online steps
+        if kernels.available() and np.dtype(net.dtype) == np.float64:
+            from ..kernels.uoro_trial import theta_from_coefficients, uoro_loop
+
+            lk = np.broadcast_to(np.asarray(leak(net), np.float64), (n,)).copy()
+            pre = np.ascontiguousarray(pre)
+            KU = uoro_loop(
+                np.ascontiguousarray(gain),
+                slope if slope is not None else np.empty((1, 1, 1)),
+                slope is not None,
+                lk,
+                np.ascontiguousarray(net.params["W_rec"].T),
+                nu,
+                pre,
+                np.ascontiguousarray(q),
+            )
+            theta = theta_from_coefficients(KU, pre)
+            return {**split_theta(net, theta), **output_readout(net, trace, e)}
         rho1 = balance(
             np.sqrt(np.einsum("tbi,tbi->tb", gain, gain) * np.einsum("tbj,tbj->tb", pre, pre)),
             np.full((T, B), np.sqrt(n)),
         )[:, :, None]
         V = rho1 * nu  # ρ1 ν
         U = nu * gain / rho1  # (ν ⊙ gain) / ρ1
-        if kernels.available() and np.dtype(net.dtype) == np.float64:
-            from ..kernels.uoro_trial import uoro_loop
-
-            lk = np.broadcast_to(np.asarray(leak(net), np.float64), (n,)).copy()
-            theta = uoro_loop(
-                np.ascontiguousarray(gain),
-                slope if slope is not None else np.empty((1, 1, 1)),
-                slope is not None,
-                lk,
-                np.ascontiguousarray(net.params["W_rec"]),
-                np.ascontiguousarray(V),
-                np.ascontiguousarray(U),
-                np.ascontiguousarray(pre),
-                np.ascontiguousarray(q),
-            )
-            return {**split_theta(net, theta), **output_readout(net, trace, e)}
         W_rec_T, lk = net.params["W_rec"].T, leak(net)
         m = pre.shape[2]
         a = np.zeros((B, n), dtype=net.dtype)
