@@ -191,6 +191,19 @@ def test_the_compiled_time_loops_equal_numpy(form, activation, dtype):
     assert fast[1]["W_rec"].dtype == np.dtype(dtype)
 
 
+@pytest.mark.parametrize("n_out", [1, 9])
+def test_bptts_compiled_direct_credit_equals_numpy_for_one_and_many_outputs(n_out):
+    """The credit loop forms ``e_t Bᵀ`` itself for up to 8 outputs and through BLAS above."""
+    net = bp.LeakyRNN.random(2, 6, n_out, tau=3.0, seed=2)
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((3, 9, 2)), rng.standard_normal((3, 9, n_out))
+    fast = bp.gradient(net, x, y, rule="bptt", feedback="random")
+    with kernels.disabled():
+        slow = bp.gradient(net, x, y, rule="bptt", feedback="random")
+    for k in slow:
+        np.testing.assert_allclose(fast[k], slow[k], rtol=1e-12, atol=1e-14, err_msg=k)
+
+
 def test_the_compiled_tanh_is_within_3_ulp_of_numpys():
     from bioplastic.kernels.recurrence import _activate
 
