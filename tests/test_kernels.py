@@ -35,7 +35,7 @@ STREAM = Add(t1=2, t2=3, hold=2, chunk=30, test_steps=120, test_warmup=20)
 MASKED = ReadySetGo(intervals=[5, 8], ready=2, cue_width=2, tail=3, response_only=True)
 
 
-@pytest.mark.parametrize("rule", ["rflo", "eprop", "snap1"])
+@pytest.mark.parametrize("rule", ["rflo", "eprop", "snap1", "rtrl"])
 @pytest.mark.parametrize(
     "case",
     [
@@ -61,7 +61,7 @@ def test_the_kernel_equals_numpy_on_a_stream(rule, case):
     assert_same(a, b)
 
 
-@pytest.mark.parametrize("rule", ["rflo", "snap1"])
+@pytest.mark.parametrize("rule", ["rflo", "snap1", "rtrl"])
 def test_the_kernel_equals_numpy_with_masks_structure_and_frozen_weights(rule):
     rng = np.random.default_rng(0)
     mask = rng.random((10, 10)) < 0.6
@@ -107,7 +107,8 @@ def test_a_diverging_kernel_run_rolls_back_like_numpy():
     assert a.sizes["trial"] == b.sizes["trial"]
 
 
-def test_a_run_checkpointed_by_one_path_resumes_on_the_other(tmp_path, monkeypatch):
+@pytest.mark.parametrize("rule", ["snap1", "rtrl"])
+def test_a_run_checkpointed_by_one_path_resumes_on_the_other(rule, tmp_path, monkeypatch):
     """The kernel keeps the numpy path's rule state and stream state: a checkpoint written by
     either continues on the other, and ends where an uninterrupted run ends."""
     net = bp.LeakyRNN.random(2, 7, 2, tau=2.0, seed=4, init="marschall")
@@ -120,7 +121,7 @@ def test_a_run_checkpointed_by_one_path_resumes_on_the_other(tmp_path, monkeypat
         eval_every=2,
         seed=1,
     )
-    whole = bp.train(net, STREAM, "snap1", **kw)
+    whole = bp.train(net, STREAM, rule, **kw)
     calls = {"n": 0}
     real = bp.tasks.Stream.next
 
@@ -132,7 +133,7 @@ def test_a_run_checkpointed_by_one_path_resumes_on_the_other(tmp_path, monkeypat
 
     monkeypatch.setattr(bp.tasks.Stream, "next", interrupting)
     out = tmp_path / "run.nc"
-    part = bp.train(net, STREAM, "snap1", out=out, **kw)  # the kernel writes the checkpoint
+    part = bp.train(net, STREAM, rule, out=out, **kw)  # the kernel writes the checkpoint
     assert part.attrs["status"] == "interrupted"
     monkeypatch.setattr(bp.tasks.Stream, "next", real)
     with kernels.disabled():
@@ -148,7 +149,7 @@ def test_what_the_kernel_does_not_take_goes_to_numpy():
     assert not fused.supported(run, net)
     net = bp.LeakyRNN.random(2, 5, 2, tau=2.0)
     for settings in (
-        bp.training.Settings(rule="rtrl", update="online"),
+        bp.training.Settings(rule="uoro", update="online"),
         bp.training.Settings(rule="rflo", update="online", feedback="adaptive"),
     ):
         assert not fused.supported(bp.training.Run(net, STREAM, settings, SGD(), {}), net)

@@ -1,4 +1,4 @@
-r"""One compiled chunk of online learning with a diagonal trace (RFLO, e-prop, SnAp-1).
+r"""One compiled chunk of online learning: a diagonal trace (RFLO, e-prop, SnAp-1) or RTRL.
 
 The same equations as the numpy path (:mod:`bioplastic.rules.trace`,
 :mod:`bioplastic.training.updates`), for the rate form with tanh units, step by step:
@@ -13,6 +13,10 @@ with ``d_t = 1 − α`` (RFLO, e-prop; Murray 2019, Bellec et al. 2020) or
 ``Σ_t e_t h_tᵀ``, and every ``update_every`` steps the update: mean over time if asked, the
 global-norm clip, SGD or Adam, the connectivity masks and Dale's law.  Only the plastic columns
 of ``Θ = [W_rec | W_in | b]`` are traced, in that order, as in the numpy path.
+
+RTRL (:mod:`bioplastic.rules.rtrl`; Williams & Zipser 1989) carries the whole influence instead
+of the trace: ``M_t = D_t M_{t-1} + Ī_t`` with ``D_t = diag(1-α) + diag(α f'(u_t)) W_rec``
+(one BLAS product per trial and step) and ``∂L/∂Θ ≈ Σ_t q_t M_t``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["trace_chunk"]
+__all__ = ["trace_chunk", "DIAGONAL", "FULL"]
+
+DIAGONAL, FULL = 0, 1  # the kinds of influence a chunk carries
 
 
 @njit(cache=True, fastmath=False)
@@ -31,6 +37,8 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     has_mask,
     h,
     P,
+    spare,
+    kind,
     W_in,
     W_rec,
     b,
@@ -63,17 +71,24 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
 ):
     """Run ``T`` steps of a batch of ``B`` streams; update everything in place.
 
-    Returns ``(total loss, adam step, status, the step)``: status 0 done, 1 a loss overflowed,
-    2 an update overflowed (at that step).  ``m_state`` and ``v_state`` hold Adam's moments of
+    ``kind`` is :data:`DIAGONAL` (``P`` the ``(trial, unit, m)`` trace) or :data:`FULL` (``P``
+    RTRL's influence ``(trial, unit, unit·m)``, ``spare`` a buffer of its shape).  Returns
+    ``(total loss, adam step, status, the step, swapped)``: status 0 done, 1 a loss overflowed,
+    2 an update overflowed (at that step); ``swapped`` says that the influence now sits in
+    ``spare``.  ``m_state`` and ``v_state`` hold Adam's moments of
     the five parameters flattened one after another; ``summed`` the chunk's summed estimates
     (unscaled, all five parameters flattened), for its norm.
     """
     nB, T, n_in = x.shape
     n = W_rec.shape[0]
     n_out = W_out.shape[0]
-    m = P.shape[2]
+    m = P.shape[2] if kind == DIAGONAL else P.shape[2] // n
+    full = kind == FULL
+    D = np.zeros((n, n))
+    swapped = False
     has_rec, has_in, has_b = blocks[0], blocks[1], blocks[2]
     theta = np.zeros((n, m))
+    theta_flat = theta.reshape(n * m)  # Θ's columns (k, j) in the influence's order
     g_out = np.zeros((n_out, n))
     g_bout = np.zeros(n_out)
     u = np.zeros(n)
@@ -132,7 +147,7 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                     e[k] = w * diff / nB
             value /= nB
             if not np.isfinite(value):
-                return total, adam_step, 1, t
+                return total, adam_step, 1, t, swapped
             total += value
             # the learning signal and the trace
             for i in range(n):
@@ -151,22 +166,41 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                     c += 1
             if has_b:
                 pre[c] = 1.0
-            for i in range(n):
-                d = 1.0 - alpha[i]
-                if snap:
-                    d += gain[i] * W_rec[i, i]
-                qi = q[i]
-                gi = gain[i]
-                for j in range(m):
-                    p = d * P[bb, i, j] + gi * pre[j]
-                    P[bb, i, j] = p
-                    theta[i, j] += qi * p
+            if full:  # M_t = D_t M_{t-1} + Ī_t, Θ += q_t M_t (rtrl.py)
+                for i in range(n):
+                    for k in range(n):
+                        D[i, k] = gain[i] * W_rec[i, k]
+                    D[i, i] += 1.0 - alpha[i]
+                M = spare[bb]
+                np.dot(D, P[bb], M)
+                for i in range(n):
+                    gi = gain[i]
+                    for j in range(m):
+                        M[i, i * m + j] += gi * pre[j]
+                for i in range(n):
+                    qi = q[i]
+                    for c in range(n * m):
+                        theta_flat[c] += qi * M[i, c]
+            else:
+                for i in range(n):
+                    d = 1.0 - alpha[i]
+                    if snap:
+                        d += gain[i] * W_rec[i, i]
+                    qi = q[i]
+                    gi = gain[i]
+                    for j in range(m):
+                        p = d * P[bb, i, j] + gi * pre[j]
+                        P[bb, i, j] = p
+                        theta[i, j] += qi * p
             for k in range(n_out):
                 for j in range(n):
                     g_out[k, j] += e[k] * hn[j]
                 g_bout[k] += e[k]
             for i in range(n):
                 h[bb, i] = hn[i]
+        if full:  # every trial's new influence is in `spare`: the two swap
+            P, spare = spare, P
+            swapped = not swapped
         if (t + 1) % every == 0 or t == T - 1:
             status = _update(
                 theta,
@@ -198,9 +232,9 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                 sizes,
             )
             if status:
-                return total, adam_step, 2, t
+                return total, adam_step, 2, t, swapped
             adam_step += 1
-    return total, adam_step, 0, T
+    return total, adam_step, 0, T, swapped
 
 
 @njit(cache=True)

@@ -1,8 +1,8 @@
 """The online update through a compiled kernel, where one applies (:mod:`bioplastic.kernels`).
 
-:func:`supported` says when: a diagonal-trace rule (RFLO, e-prop, SnAp-1), the rate form with
-tanh units in float64, SGD or Adam, fixed or symmetric feedback (not Kolen–Pollack), no teacher
-forcing.  :func:`online_update` then does what :func:`bioplastic.training.updates.online_update`
+:func:`supported` says when: a diagonal-trace rule (RFLO, e-prop, SnAp-1) or RTRL, the rate
+form with tanh units in float64, SGD or Adam, fixed or symmetric feedback (not Kolen–Pollack), no
+teacher forcing.  :func:`online_update` then does what :func:`bioplastic.training.updates.online_update`
 does, with the same records, state and checkpoints; the two are tested equal.
 """
 
@@ -22,7 +22,7 @@ from .state import RunState
 
 __all__ = ["supported", "online_update"]
 
-FAMILY = {"rflo": False, "eprop": False, "snap1": True}  # name: SnAp-1's self-diagonal
+FAMILY = {"rflo": False, "eprop": False, "snap1": True, "rtrl": False}  # name: SnAp-1's d_t
 
 
 def supported(run: Run, net) -> bool:
@@ -42,7 +42,7 @@ def supported(run: Run, net) -> bool:
 
 def online_update(run: Run, state: RunState, trials: Trials) -> float:
     """One batch stepped in time by the compiled kernel, updating every ``update_every``."""
-    from ..kernels.trace_online import trace_chunk
+    from ..kernels.trace_online import DIAGONAL, FULL, trace_chunk
 
     s, net = run.settings, state.net
     x, target = trials.x, trials.target
@@ -52,7 +52,12 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
     else:
         h = np.zeros((nB, net.n_rec)) if run.h0 is None else np.tile(run.h0, (nB, 1))
         rule_state = run.rule.init(net, nB, state.rngs["rule"])
-    P = np.ascontiguousarray(rule_state.trace)
+    full = run.rule.name == "rtrl"
+    if full:
+        P = np.ascontiguousarray(rule_state.influence, np.float64)
+        spare = np.empty_like(P)
+    else:
+        P, spare = np.ascontiguousarray(rule_state.trace), np.empty((1, 1, 1))
     params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
     plastic = np.array([k in net.plastic for k in PARAM_NAMES])
     names = [name for name, _ in theta_blocks(net)]
@@ -74,13 +79,15 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
         step = 0
     summed = np.zeros(sum(sizes))
     mask = trials.mask if trials.mask is not None else np.ones((1, 1, 1))
-    total, step_after, status, at = trace_chunk(
+    total, step_after, status, at, swapped = trace_chunk(
         np.ascontiguousarray(x, np.float64),
         np.ascontiguousarray(target, np.float64),
         np.ascontiguousarray(mask, np.float64),
         trials.mask is not None,
         h,
         P,
+        spare,
+        FULL if full else DIAGONAL,
         params["W_in"],
         params["W_rec"],
         params["b"],
@@ -111,6 +118,10 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
         step,
         summed,
     )
+    if full:
+        rule_state.influence, rule_state.spare = (spare, P) if swapped else (P, spare)
+    else:
+        rule_state.trace = P
     if status == 1:
         raise NonFiniteError(f"the loss overflowed at step {at} of the chunk")
     if status == 2:
@@ -128,7 +139,6 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
             {k: ms[k].reshape(shapes[k]) for k in PARAM_NAMES},
             {k: vs[k].reshape(shapes[k]) for k in PARAM_NAMES},
         )
-    rule_state.trace = P
     rule_state.sums = Sums.zeros(net)
     if run.continuing:
         state.h, state.rule_state = h, rule_state
