@@ -1,4 +1,4 @@
-r"""One compiled chunk of online learning: a diagonal trace (RFLO, e-prop, SnAp-1) or RTRL.
+r"""One compiled chunk of online learning: a diagonal trace (RFLO, e-prop, SnAp-1), RTRL, UORO.
 
 The same equations as the numpy path (:mod:`bioplastic.rules.trace`,
 :mod:`bioplastic.training.updates`), for the rate form with tanh units, step by step:
@@ -16,7 +16,9 @@ of ``Θ = [W_rec | W_in | b]`` are traced, in that order, as in the numpy path.
 
 RTRL (:mod:`bioplastic.rules.rtrl`; Williams & Zipser 1989) carries the whole influence instead
 of the trace: ``M_t = D_t M_{t-1} + Ī_t`` with ``D_t = diag(1-α) + diag(α f'(u_t)) W_rec``
-(one BLAS product per trial and step) and ``∂L/∂Θ ≈ Σ_t q_t M_t``.
+(one BLAS product per trial and step) and ``∂L/∂Θ ≈ Σ_t q_t M_t``.  UORO
+(:mod:`bioplastic.rules.uoro`; Tallec & Ollivier 2018) carries ``M_t ≈ ã ⊗ b̃``, with the signs
+ν of the chunk drawn beforehand from the rule's generator (the same stream as step by step).
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["trace_chunk", "DIAGONAL", "FULL"]
+__all__ = ["trace_chunk", "DIAGONAL", "FULL", "RANK_ONE"]
 
-DIAGONAL, FULL = 0, 1  # the kinds of influence a chunk carries
+DIAGONAL, FULL, RANK_ONE = 0, 1, 2  # the kinds of influence a chunk carries
 
 
 @njit(cache=True, fastmath=False)
@@ -39,6 +41,8 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     P,
     spare,
     kind,
+    A,
+    signs,
     W_in,
     W_rec,
     b,
@@ -71,8 +75,10 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
 ):
     """Run ``T`` steps of a batch of ``B`` streams; update everything in place.
 
-    ``kind`` is :data:`DIAGONAL` (``P`` the ``(trial, unit, m)`` trace) or :data:`FULL` (``P``
-    RTRL's influence ``(trial, unit, unit·m)``, ``spare`` a buffer of its shape).  Returns
+    ``kind`` is :data:`DIAGONAL` (``P`` the ``(trial, unit, m)`` trace), :data:`FULL` (``P``
+    RTRL's influence ``(trial, unit, unit·m)``, ``spare`` a buffer of its shape) or
+    :data:`RANK_ONE` (UORO: ``A`` is ã ``(trial, unit)``, ``P`` is b̃ ``(trial, unit, m)``,
+    ``signs`` the chunk's ν ``(T, trial, unit)``).  Returns
     ``(total loss, adam step, status, the step, swapped)``: status 0 done, 1 a loss overflowed,
     2 an update overflowed (at that step); ``swapped`` says that the influence now sits in
     ``spare``.  ``m_state`` and ``v_state`` hold Adam's moments of
@@ -82,8 +88,10 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     nB, T, n_in = x.shape
     n = W_rec.shape[0]
     n_out = W_out.shape[0]
-    m = P.shape[2] if kind == DIAGONAL else P.shape[2] // n
+    m = P.shape[2] // n if kind == FULL else P.shape[2]
     full = kind == FULL
+    rank_one = kind == RANK_ONE
+    Da = np.zeros(n)
     D = np.zeros((n, n))
     swapped = False
     has_rec, has_in, has_b = blocks[0], blocks[1], blocks[2]
@@ -181,6 +189,40 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                     qi = q[i]
                     for c in range(n * m):
                         theta_flat[c] += qi * M[i, c]
+            elif rank_one:  # UORO (uoro.py; Tallec & Ollivier 2018, Algorithm 1)
+                g2 = 0.0
+                for i in range(n):
+                    g2 += gain[i] * gain[i]
+                p2 = 0.0
+                for j in range(m):
+                    p2 += pre[j] * pre[j]
+                num = np.sqrt(g2) * np.sqrt(p2)
+                rho1 = np.sqrt(num / np.sqrt(float(n))) if num > 0.0 else 1.0
+                da2 = 0.0
+                for i in range(n):  # D_t ã = (1-α) ã + gain ⊙ W_rec ã
+                    acc = 0.0
+                    for k in range(n):
+                        acc += W_rec[i, k] * A[bb, k]
+                    Da[i] = acc * gain[i] + A[bb, i] * (1.0 - alpha[i])
+                    da2 += Da[i] * Da[i]
+                b2 = 0.0
+                for i in range(n):
+                    for j in range(m):
+                        b2 += P[bb, i, j] * P[bb, i, j]
+                rho0 = (
+                    np.sqrt(np.sqrt(b2) / np.sqrt(da2)) if (b2 > 0.0 and da2 > 0.0) else 1.0
+                )
+                w = 0.0
+                for i in range(n):
+                    ai = rho0 * Da[i] + rho1 * signs[t, bb, i]
+                    A[bb, i] = ai
+                    w += q[i] * ai
+                for i in range(n):
+                    ui = signs[t, bb, i] * gain[i] / rho1
+                    for j in range(m):
+                        v = P[bb, i, j] / rho0 + ui * pre[j]
+                        P[bb, i, j] = v
+                        theta[i, j] += w * v
             else:
                 for i in range(n):
                     d = 1.0 - alpha[i]

@@ -1,9 +1,10 @@
 """The online update through a compiled kernel, where one applies (:mod:`bioplastic.kernels`).
 
-:func:`supported` says when: a diagonal-trace rule (RFLO, e-prop, SnAp-1) or RTRL, the rate
-form with tanh units in float64, SGD or Adam, fixed or symmetric feedback (not Kolen–Pollack), no
-teacher forcing.  :func:`online_update` then does what :func:`bioplastic.training.updates.online_update`
-does, with the same records, state and checkpoints; the two are tested equal.
+:func:`supported` says when: a diagonal-trace rule (RFLO, e-prop, SnAp-1), RTRL or UORO, the
+rate form with tanh units in float64, SGD or Adam, fixed or symmetric feedback (not
+Kolen–Pollack), no teacher forcing.  :func:`online_update` then does what
+:func:`bioplastic.training.updates.online_update` does, with the same records, state and
+checkpoints; the two are tested equal.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from ..errors import NonFiniteError
 from ..network import PARAM_NAMES
 from ..optim import Adam, AdamState
 from ..rules.base import theta_blocks
-from ..rules.online import Sums
+from ..rules.online import Sums, random_signs
 from ..tasks.base import Trials
 from .run import Run
 from .state import RunState
 
 __all__ = ["supported", "online_update"]
 
-FAMILY = {"rflo": False, "eprop": False, "snap1": True, "rtrl": False}  # name: SnAp-1's d_t
+# the rules it runs, each with whether its trace decays by SnAp-1's d_t
+FAMILY = {"rflo": False, "eprop": False, "snap1": True, "rtrl": False, "uoro": False}
 
 
 def supported(run: Run, net) -> bool:
@@ -42,7 +44,7 @@ def supported(run: Run, net) -> bool:
 
 def online_update(run: Run, state: RunState, trials: Trials) -> float:
     """One batch stepped in time by the compiled kernel, updating every ``update_every``."""
-    from ..kernels.trace_online import DIAGONAL, FULL, trace_chunk
+    from ..kernels.trace_online import DIAGONAL, FULL, RANK_ONE, trace_chunk
 
     s, net = run.settings, state.net
     x, target = trials.x, trials.target
@@ -52,12 +54,17 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
     else:
         h = np.zeros((nB, net.n_rec)) if run.h0 is None else np.tile(run.h0, (nB, 1))
         rule_state = run.rule.init(net, nB, state.rngs["rule"])
-    full = run.rule.name == "rtrl"
-    if full:
+    kind = {"rtrl": FULL, "uoro": RANK_ONE}.get(run.rule.name, DIAGONAL)
+    A, signs, spare = np.empty((1, 1)), np.empty((1, 1, 1)), np.empty((1, 1, 1))
+    if kind == FULL:
         P = np.ascontiguousarray(rule_state.influence, np.float64)
         spare = np.empty_like(P)
+    elif kind == RANK_ONE:  # the chunk's signs now: the same draws as T steps (uoro.py)
+        A = np.ascontiguousarray(rule_state.a, np.float64)
+        P = np.ascontiguousarray(rule_state.b, np.float64)
+        signs = random_signs(rule_state.rng, (T, nB, net.n_rec), np.float64)
     else:
-        P, spare = np.ascontiguousarray(rule_state.trace), np.empty((1, 1, 1))
+        P = np.ascontiguousarray(rule_state.trace)
     params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
     plastic = np.array([k in net.plastic for k in PARAM_NAMES])
     names = [name for name, _ in theta_blocks(net)]
@@ -87,7 +94,9 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
         h,
         P,
         spare,
-        FULL if full else DIAGONAL,
+        kind,
+        A,
+        signs,
         params["W_in"],
         params["W_rec"],
         params["b"],
@@ -118,8 +127,10 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
         step,
         summed,
     )
-    if full:
+    if kind == FULL:
         rule_state.influence, rule_state.spare = (spare, P) if swapped else (P, spare)
+    elif kind == RANK_ONE:
+        rule_state.a, rule_state.b = A, P
     else:
         rule_state.trace = P
     if status == 1:
