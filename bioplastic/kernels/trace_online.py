@@ -1,4 +1,4 @@
-r"""One compiled chunk of online learning: a diagonal trace (RFLO, e-prop, SnAp-1), RTRL, UORO.
+r"""One compiled chunk of online learning: RFLO, e-prop, SnAp-1, RTRL, UORO, KF-RTRL, R-KF-RTRL.
 
 The same equations as the numpy path (:mod:`bioplastic.rules.trace`,
 :mod:`bioplastic.training.updates`), for the rate form with tanh units, step by step:
@@ -18,7 +18,9 @@ RTRL (:mod:`bioplastic.rules.rtrl`; Williams & Zipser 1989) carries the whole in
 of the trace: ``M_t = D_t M_{t-1} + Ī_t`` with ``D_t = diag(1-α) + diag(α f'(u_t)) W_rec``
 (one BLAS product per trial and step) and ``∂L/∂Θ ≈ Σ_t q_t M_t``.  UORO
 (:mod:`bioplastic.rules.uoro`; Tallec & Ollivier 2018) carries ``M_t ≈ ã ⊗ b̃``, with the signs
-ν of the chunk drawn beforehand from the rule's generator (the same stream as step by step).
+ν of the chunk drawn beforehand from the rule's generator (the same stream as step by step);
+KF-RTRL (Mujika et al. 2018) and R-KF-RTRL (Marschall et al. 2020, sec. 4.1) carry their two
+Kronecker factors likewise.
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["trace_chunk", "DIAGONAL", "FULL", "RANK_ONE"]
+from . import DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER
 
-DIAGONAL, FULL, RANK_ONE = 0, 1, 2  # the kinds of influence a chunk carries
+__all__ = ["trace_chunk"]
 
 
 @njit(cache=True, fastmath=False)
@@ -41,7 +43,7 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     P,
     spare,
     kind,
-    A,
+    vec,
     signs,
     W_in,
     W_rec,
@@ -77,8 +79,10 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
 
     ``kind`` is :data:`DIAGONAL` (``P`` the ``(trial, unit, m)`` trace), :data:`FULL` (``P``
     RTRL's influence ``(trial, unit, unit·m)``, ``spare`` a buffer of its shape) or
-    :data:`RANK_ONE` (UORO: ``A`` is ã ``(trial, unit)``, ``P`` is b̃ ``(trial, unit, m)``,
-    ``signs`` the chunk's ν ``(T, trial, unit)``).  Returns
+    :data:`RANK_ONE` (UORO: ``vec`` is ã ``(trial, unit)``, ``P`` is b̃ ``(trial, unit, m)``),
+    :data:`KRONECKER` (KF-RTRL: ``vec`` is u ``(trial, m)``, ``P`` is A ``(trial, unit, unit)``)
+    or :data:`REVERSE_KRONECKER` (R-KF-RTRL: ``vec`` is a ``(trial, unit)``, ``P`` is B
+    ``(trial, unit, m)``); ``signs`` holds the chunk's random signs ``(T, trial, ·)``.  Returns
     ``(total loss, adam step, status, the step, swapped)``: status 0 done, 1 a loss overflowed,
     2 an update overflowed (at that step); ``swapped`` says that the influence now sits in
     ``spare``.  ``m_state`` and ``v_state`` hold Adam's moments of
@@ -88,10 +92,13 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     nB, T, n_in = x.shape
     n = W_rec.shape[0]
     n_out = W_out.shape[0]
-    m = P.shape[2] // n if kind == FULL else P.shape[2]
+    m = P.shape[2] // n if kind == FULL else (vec.shape[1] if kind == KRONECKER else P.shape[2])
     full = kind == FULL
     rank_one = kind == RANK_ONE
+    kron = kind == KRONECKER or kind == REVERSE_KRONECKER
     Da = np.zeros(n)
+    DX = np.zeros((n, P.shape[2])) if kron else np.zeros((1, 1))  # D_t applied to A or B
+    qx = np.zeros(max(n, m))  # q_tᵀ A_t or q_tᵀ B_t
     D = np.zeros((n, n))
     swapped = False
     has_rec, has_in, has_b = blocks[0], blocks[1], blocks[2]
@@ -202,8 +209,8 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                 for i in range(n):  # D_t ã = (1-α) ã + gain ⊙ W_rec ã
                     acc = 0.0
                     for k in range(n):
-                        acc += W_rec[i, k] * A[bb, k]
-                    Da[i] = acc * gain[i] + A[bb, i] * (1.0 - alpha[i])
+                        acc += W_rec[i, k] * vec[bb, k]
+                    Da[i] = acc * gain[i] + vec[bb, i] * (1.0 - alpha[i])
                     da2 += Da[i] * Da[i]
                 b2 = 0.0
                 for i in range(n):
@@ -215,7 +222,7 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                 w = 0.0
                 for i in range(n):
                     ai = rho0 * Da[i] + rho1 * signs[t, bb, i]
-                    A[bb, i] = ai
+                    vec[bb, i] = ai
                     w += q[i] * ai
                 for i in range(n):
                     ui = signs[t, bb, i] * gain[i] / rho1
@@ -223,6 +230,62 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                         v = P[bb, i, j] / rho0 + ui * pre[j]
                         P[bb, i, j] = v
                         theta[i, j] += w * v
+            elif kron:  # KF-RTRL (kf_rtrl.py), R-KF-RTRL (rkf_rtrl.py)
+                X = P[bb]
+                np.dot(W_rec, X, DX)  # D_t X = gain ⊙ W_rec X + (1-α) X, by rows
+                dx2 = 0.0
+                for i in range(n):
+                    for c in range(X.shape[1]):
+                        dxc = DX[i, c] * gain[i] + X[i, c] * (1.0 - alpha[i])
+                        DX[i, c] = dxc
+                        dx2 += dxc * dxc
+                v2 = 0.0
+                for c in range(vec.shape[1]):
+                    v2 += vec[bb, c] * vec[bb, c]
+                g2 = 0.0
+                for i in range(n):
+                    g2 += gain[i] * gain[i]
+                p2 = 0.0
+                for j in range(m):
+                    p2 += pre[j] * pre[j]
+                s0 = np.sqrt(dx2)
+                s1 = np.sqrt(v2)
+                p_old = np.sqrt(s0 / s1) if (s0 > 0.0 and s1 > 0.0) else 1.0
+                if kind == KRONECKER:  # u_t, A_t with the signs c1, c2
+                    sg, sp = np.sqrt(g2), np.sqrt(p2)
+                    p_new = np.sqrt(sg / sp) if (sg > 0.0 and sp > 0.0) else 1.0
+                    c1, c2 = signs[t, bb, 0], signs[t, bb, 1]
+                    for j in range(m):
+                        vec[bb, j] = c1 * p_old * vec[bb, j] + c2 * p_new * pre[j]
+                    for i in range(n):
+                        for k in range(n):
+                            X[i, k] = DX[i, k] * (c1 / p_old)
+                        X[i, i] += (c2 / p_new) * gain[i]
+                    for k in range(n):  # q_tᵀ A_t, then Θ += (q_tᵀ A_t) ⊗ u_t
+                        qx[k] = 0.0
+                    for i in range(n):
+                        for k in range(n):
+                            qx[k] += q[i] * X[i, k]
+                    for k in range(n):
+                        for j in range(m):
+                            theta[k, j] += qx[k] * vec[bb, j]
+                else:  # a_t, B_t with the signs ν
+                    num = np.sqrt(g2) * np.sqrt(p2)
+                    p_new = np.sqrt(num / np.sqrt(float(n))) if num > 0.0 else 1.0
+                    for i in range(n):
+                        vec[bb, i] = p_old * vec[bb, i] + p_new * signs[t, bb, i]
+                    for i in range(n):
+                        ui = signs[t, bb, i] * gain[i] / p_new
+                        for j in range(m):
+                            X[i, j] = DX[i, j] / p_old + ui * pre[j]
+                    for j in range(m):  # q_tᵀ B_t, then Θ += a_t ⊗ (q_tᵀ B_t)
+                        qx[j] = 0.0
+                    for i in range(n):
+                        for j in range(m):
+                            qx[j] += q[i] * X[i, j]
+                    for k in range(n):
+                        for j in range(m):
+                            theta[k, j] += vec[bb, k] * qx[j]
             else:
                 for i in range(n):
                     d = 1.0 - alpha[i]

@@ -1,6 +1,6 @@
 """The online update through a compiled kernel, where one applies (:mod:`bioplastic.kernels`).
 
-:func:`supported` says when: a diagonal-trace rule (RFLO, e-prop, SnAp-1), RTRL or UORO, the
+:func:`supported` says when: RFLO, e-prop, SnAp-1, RTRL, UORO, KF-RTRL or R-KF-RTRL, the
 rate form with tanh units in float64, SGD or Adam, fixed or symmetric feedback (not
 Kolen–Pollack), no teacher forcing.  :func:`online_update` then does what
 :func:`bioplastic.training.updates.online_update` does, with the same records, state and
@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import kernels
 from ..errors import NonFiniteError
+from ..kernels import DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER
 from ..network import PARAM_NAMES
 from ..optim import Adam, AdamState
 from ..rules.base import theta_blocks
@@ -24,7 +25,23 @@ from .state import RunState
 __all__ = ["supported", "online_update"]
 
 # the rules it runs, each with whether its trace decays by SnAp-1's d_t
-FAMILY = {"rflo": False, "eprop": False, "snap1": True, "rtrl": False, "uoro": False}
+FAMILY = {
+    "rflo": False,
+    "eprop": False,
+    "snap1": True,
+    "rtrl": False,
+    "uoro": False,
+    "kf_rtrl": False,
+    "rkf_rtrl": False,
+}
+
+
+KINDS = {"rtrl": FULL, "uoro": RANK_ONE, "kf_rtrl": KRONECKER, "rkf_rtrl": REVERSE_KRONECKER}
+STATE = {  # the rule state's (vector, matrix) factors
+    RANK_ONE: ("a", "b"),
+    KRONECKER: ("u", "A"),
+    REVERSE_KRONECKER: ("a", "B"),
+}
 
 
 def supported(run: Run, net) -> bool:
@@ -44,7 +61,7 @@ def supported(run: Run, net) -> bool:
 
 def online_update(run: Run, state: RunState, trials: Trials) -> float:
     """One batch stepped in time by the compiled kernel, updating every ``update_every``."""
-    from ..kernels.trace_online import DIAGONAL, FULL, RANK_ONE, trace_chunk
+    from ..kernels.trace_online import trace_chunk
 
     s, net = run.settings, state.net
     x, target = trials.x, trials.target
@@ -54,15 +71,18 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
     else:
         h = np.zeros((nB, net.n_rec)) if run.h0 is None else np.tile(run.h0, (nB, 1))
         rule_state = run.rule.init(net, nB, state.rngs["rule"])
-    kind = {"rtrl": FULL, "uoro": RANK_ONE}.get(run.rule.name, DIAGONAL)
-    A, signs, spare = np.empty((1, 1)), np.empty((1, 1, 1)), np.empty((1, 1, 1))
+    kind = KINDS.get(run.rule.name, DIAGONAL)
+    vec, signs, spare = np.empty((1, 1)), np.empty((1, 1, 1)), np.empty((1, 1, 1))
     if kind == FULL:
         P = np.ascontiguousarray(rule_state.influence, np.float64)
         spare = np.empty_like(P)
-    elif kind == RANK_ONE:  # the chunk's signs now: the same draws as T steps (uoro.py)
-        A = np.ascontiguousarray(rule_state.a, np.float64)
-        P = np.ascontiguousarray(rule_state.b, np.float64)
-        signs = random_signs(rule_state.rng, (T, nB, net.n_rec), np.float64)
+    elif kind in (RANK_ONE, KRONECKER, REVERSE_KRONECKER):
+        vec_name, mat_name = STATE[kind]
+        vec = np.ascontiguousarray(getattr(rule_state, vec_name), np.float64)
+        P = np.ascontiguousarray(getattr(rule_state, mat_name), np.float64)
+        # the chunk's signs now: the same draws as T steps one at a time (online.random_signs)
+        width = 2 if kind == KRONECKER else net.n_rec
+        signs = random_signs(rule_state.rng, (T, nB, width), np.float64)
     else:
         P = np.ascontiguousarray(rule_state.trace)
     params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
@@ -95,7 +115,7 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
         P,
         spare,
         kind,
-        A,
+        vec,
         signs,
         params["W_in"],
         params["W_rec"],
@@ -129,8 +149,9 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
     )
     if kind == FULL:
         rule_state.influence, rule_state.spare = (spare, P) if swapped else (P, spare)
-    elif kind == RANK_ONE:
-        rule_state.a, rule_state.b = A, P
+    elif kind in STATE:
+        setattr(rule_state, STATE[kind][0], vec)
+        setattr(rule_state, STATE[kind][1], P)
     else:
         rule_state.trace = P
     if status == 1:
