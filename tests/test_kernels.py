@@ -14,11 +14,16 @@ from bioplastic.training import fused
 pytestmark = pytest.mark.skipif(not kernels.available(), reason="numba is not importable")
 
 
+def options(rule):
+    """T-BPTT's window: 4 steps, shorter than a chunk, so that the ring wraps."""
+    return {"rule_options": {"truncation": 4}} if rule == "tbptt" else {}
+
+
 def both(net, task, rule, **kw):
     """The same run through the compiled kernel and through numpy."""
-    a = bp.train(net, task, rule, **kw)
+    a = bp.train(net, task, rule, **kw, **options(rule))
     with kernels.disabled():
-        b = bp.train(net, task, rule, **kw)
+        b = bp.train(net, task, rule, **kw, **options(rule))
     return a, b
 
 
@@ -35,7 +40,10 @@ STREAM = Add(t1=2, t2=3, hold=2, chunk=30, test_steps=120, test_warmup=20)
 MASKED = ReadySetGo(intervals=[5, 8], ready=2, cue_width=2, tail=3, response_only=True)
 
 
-@pytest.mark.parametrize("rule", ["rflo", "eprop", "snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl"])
+ONLINE = ["rflo", "eprop", "snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "tbptt"]
+
+
+@pytest.mark.parametrize("rule", ONLINE)
 @pytest.mark.parametrize(
     "case",
     [
@@ -55,13 +63,19 @@ def test_the_kernel_equals_numpy_on_a_stream(rule, case):
         net, STREAM, rule, update="online", n_trials=6, eval_every=3, n_eval=1, seed=2, **case
     )
     assert fused.supported(
-        bp.training.Run(net, STREAM, bp.training.Settings(rule=rule, update="online"), SGD(), {}),
+        bp.training.Run(
+            net,
+            STREAM,
+            bp.training.Settings(rule=rule, update="online", **options(rule)),
+            SGD(),
+            {},
+        ),
         net,
     )
     assert_same(a, b)
 
 
-@pytest.mark.parametrize("rule", ["rflo", "snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl"])
+@pytest.mark.parametrize("rule", ["rflo", "snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "tbptt"])
 def test_the_kernel_equals_numpy_with_masks_structure_and_frozen_weights(rule):
     rng = np.random.default_rng(0)
     mask = rng.random((10, 10)) < 0.6
@@ -107,7 +121,7 @@ def test_a_diverging_kernel_run_rolls_back_like_numpy():
     assert a.sizes["trial"] == b.sizes["trial"]
 
 
-@pytest.mark.parametrize("rule", ["snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl"])
+@pytest.mark.parametrize("rule", ["snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "tbptt"])
 def test_a_run_checkpointed_by_one_path_resumes_on_the_other(rule, tmp_path, monkeypatch):
     """The kernel keeps the numpy path's rule state and stream state: a checkpoint written by
     either continues on the other, and ends where an uninterrupted run ends."""
@@ -121,6 +135,7 @@ def test_a_run_checkpointed_by_one_path_resumes_on_the_other(rule, tmp_path, mon
         eval_every=2,
         seed=1,
     )
+    kw.update(options(rule))
     whole = bp.train(net, STREAM, rule, **kw)
     calls = {"n": 0}
     real = bp.tasks.Stream.next
@@ -149,7 +164,7 @@ def test_what_the_kernel_does_not_take_goes_to_numpy():
     assert not fused.supported(run, net)
     net = bp.LeakyRNN.random(2, 5, 2, tau=2.0)
     for settings in (
-        bp.training.Settings(rule="tbptt", update="online", rule_options={"truncation": 3}),
+        bp.training.Settings(rule="bptt", update="online"),
         bp.training.Settings(rule="rflo", update="online", feedback="adaptive"),
     ):
         assert not fused.supported(bp.training.Run(net, STREAM, settings, SGD(), {}), net)

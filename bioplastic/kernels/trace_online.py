@@ -1,4 +1,4 @@
-r"""One compiled chunk of online learning: RFLO, e-prop, SnAp-1, RTRL, UORO, KF-RTRL, R-KF-RTRL.
+r"""One compiled chunk of online learning, for every rule with an online face but full BPTT.
 
 The same equations as the numpy path (:mod:`bioplastic.rules.trace`,
 :mod:`bioplastic.training.updates`), for the rate form with tanh units, step by step:
@@ -20,7 +20,8 @@ of the trace: ``M_t = D_t M_{t-1} + Ī_t`` with ``D_t = diag(1-α) + diag(α f'(
 (:mod:`bioplastic.rules.uoro`; Tallec & Ollivier 2018) carries ``M_t ≈ ã ⊗ b̃``, with the signs
 ν of the chunk drawn beforehand from the rule's generator (the same stream as step by step);
 KF-RTRL (Mujika et al. 2018) and R-KF-RTRL (Marschall et al. 2020, sec. 4.1) carry their two
-Kronecker factors likewise.
+Kronecker factors likewise; truncated BPTT (Williams & Peng 1990) keeps the last k steps and
+carries each new error back through them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER
+from . import DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER, WINDOW
 
 __all__ = ["trace_chunk"]
 
@@ -45,6 +46,8 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     kind,
     vec,
     signs,
+    ring,
+    ring_pos,
     W_in,
     W_rec,
     b,
@@ -82,7 +85,9 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     :data:`RANK_ONE` (UORO: ``vec`` is ã ``(trial, unit)``, ``P`` is b̃ ``(trial, unit, m)``),
     :data:`KRONECKER` (KF-RTRL: ``vec`` is u ``(trial, m)``, ``P`` is A ``(trial, unit, unit)``)
     or :data:`REVERSE_KRONECKER` (R-KF-RTRL: ``vec`` is a ``(trial, unit)``, ``P`` is B
-    ``(trial, unit, m)``); ``signs`` holds the chunk's random signs ``(T, trial, ·)``.  Returns
+    ``(trial, unit, m)``); ``signs`` holds the chunk's random signs ``(T, trial, ·)``.
+    :data:`WINDOW` is truncated BPTT (``tbptt.py``): ``ring`` holds the last k steps' ``(â, gain,
+    q, e, rate)``, each ``(trial, k, ·)``, and ``ring_pos`` ``[newest slot, steps held]``.  Returns
     ``(total loss, adam step, status, the step, swapped)``: status 0 done, 1 a loss overflowed,
     2 an update overflowed (at that step); ``swapped`` says that the influence now sits in
     ``spare``.  ``m_state`` and ``v_state`` hold Adam's moments of
@@ -96,6 +101,13 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     full = kind == FULL
     rank_one = kind == RANK_ONE
     kron = kind == KRONECKER or kind == REVERSE_KRONECKER
+    window = kind == WINDOW
+    r_pre, r_gain, r_q, r_e, r_rate = ring
+    k_win = r_pre.shape[1]
+    if window:
+        m = r_pre.shape[2]
+    c_now = np.zeros(n)
+    c_back = np.zeros(n)
     Da = np.zeros(n)
     DX = np.zeros((n, P.shape[2])) if kron else np.zeros((1, 1))  # D_t applied to A or B
     qx = np.zeros(max(n, m))  # q_tᵀ A_t or q_tᵀ B_t
@@ -230,6 +242,38 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                         v = P[bb, i, j] / rho0 + ui * pre[j]
                         P[bb, i, j] = v
                         theta[i, j] += w * v
+            elif window:  # the newest error carried back through the last k steps
+                if bb == 0:  # the trials step together: one slot for all of them
+                    ring_pos[0] = (ring_pos[0] + 1) % k_win
+                    ring_pos[1] = min(ring_pos[1] + 1, k_win)
+                slot = ring_pos[0]
+                for j in range(m):
+                    r_pre[bb, slot, j] = pre[j]
+                for i in range(n):
+                    r_gain[bb, slot, i] = gain[i]
+                    r_q[bb, slot, i] = q[i]
+                    r_rate[bb, slot, i] = hn[i]
+                for o in range(n_out):
+                    r_e[bb, slot, o] = e[o]
+                for i in range(n):
+                    c_now[i] = q[i]
+                newer = slot
+                for age in range(ring_pos[1]):
+                    s_ = (slot - age) % k_win
+                    if age > 0:  # c ← (1-α) c + W_recᵀ (gain_newer ⊙ c)
+                        for i in range(n):
+                            c_back[i] = (1.0 - alpha[i]) * c_now[i]
+                        for kk in range(n):
+                            gc = r_gain[bb, newer, kk] * c_now[kk]
+                            for i in range(n):
+                                c_back[i] += W_rec[kk, i] * gc
+                        for i in range(n):
+                            c_now[i] = c_back[i]
+                    for i in range(n):
+                        gi = r_gain[bb, s_, i] * c_now[i]
+                        for j in range(m):
+                            theta[i, j] += gi * r_pre[bb, s_, j]
+                    newer = s_
             elif kron:  # KF-RTRL (kf_rtrl.py), R-KF-RTRL (rkf_rtrl.py)
                 X = P[bb]
                 np.dot(W_rec, X, DX)  # D_t X = gain ⊙ W_rec X + (1-α) X, by rows

@@ -13,10 +13,10 @@ import numpy as np
 
 from .. import kernels
 from ..errors import NonFiniteError
-from ..kernels import DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER
+from ..kernels import DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER, WINDOW
 from ..network import PARAM_NAMES
 from ..optim import Adam, AdamState
-from ..rules.base import theta_blocks
+from ..rules.base import Step, theta_blocks
 from ..rules.online import Sums, random_signs
 from ..tasks.base import Trials
 from .run import Run
@@ -33,10 +33,17 @@ FAMILY = {
     "uoro": False,
     "kf_rtrl": False,
     "rkf_rtrl": False,
+    "tbptt": False,
 }
 
 
-KINDS = {"rtrl": FULL, "uoro": RANK_ONE, "kf_rtrl": KRONECKER, "rkf_rtrl": REVERSE_KRONECKER}
+KINDS = {
+    "rtrl": FULL,
+    "uoro": RANK_ONE,
+    "kf_rtrl": KRONECKER,
+    "rkf_rtrl": REVERSE_KRONECKER,
+    "tbptt": WINDOW,
+}
 STATE = {  # the rule state's (vector, matrix) factors
     RANK_ONE: ("a", "b"),
     KRONECKER: ("u", "A"),
@@ -83,8 +90,11 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
         # the chunk's signs now: the same draws as T steps one at a time (online.random_signs)
         width = 2 if kind == KRONECKER else net.n_rec
         signs = random_signs(rule_state.rng, (T, nB, width), np.float64)
+    elif kind == WINDOW:
+        P = np.empty((1, 1, 1))
     else:
         P = np.ascontiguousarray(rule_state.trace)
+    ring, ring_pos = _ring(rule_state, run.rule, net, nB) if kind == WINDOW else _NO_RING
     params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
     plastic = np.array([k in net.plastic for k in PARAM_NAMES])
     names = [name for name, _ in theta_blocks(net)]
@@ -117,6 +127,8 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
         kind,
         vec,
         signs,
+        ring,
+        ring_pos,
         params["W_in"],
         params["W_rec"],
         params["b"],
@@ -149,6 +161,8 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
     )
     if kind == FULL:
         rule_state.influence, rule_state.spare = (spare, P) if swapped else (P, spare)
+    elif kind == WINDOW:
+        _unring(rule_state, ring, ring_pos)
     elif kind in STATE:
         setattr(rule_state, STATE[kind][0], vec)
         setattr(rule_state, STATE[kind][1], P)
@@ -179,3 +193,30 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
     plastic_sq = sum(float(parts[k] @ parts[k]) for k in PARAM_NAMES if k in net.plastic)
     state.history.append("grad_norm", float(np.sqrt(plastic_sq)))
     return float(total)
+
+
+_NO_RING = (tuple(np.empty((1, 1, 1)) for _ in range(5)), np.zeros(2, np.int64))
+
+
+def _ring(rule_state, rule, net, nB: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """T-BPTT's window (a deque of :class:`Step`) as ring buffers ``(trial, k, ·)`` of ``(â,
+    gain, q, e, rate)``, oldest in slot 0, and ``[newest slot, steps held]``."""
+    k, n = rule.truncation, net.n_rec
+    widths = (sum(c.stop - c.start for _, c in theta_blocks(net)), n, n, net.n_out, n)
+    ring = tuple(np.zeros((nB, k, w)) for w in widths)
+    steps = list(rule_state.window)
+    for slot, st in enumerate(steps):
+        for buf, v in zip(ring, (st.pre, st.gain, st.credit, st.error, st.rate), strict=True):
+            buf[:, slot] = v
+    return ring, np.array([len(steps) - 1, len(steps)], np.int64)
+
+
+def _unring(rule_state, ring, ring_pos) -> None:
+    """Back from ring buffers to the window of :class:`Step` the numpy path keeps."""
+    newest, held = int(ring_pos[0]), int(ring_pos[1])
+    k = ring[0].shape[1]
+    rule_state.window.clear()
+    for age in range(held - 1, -1, -1):
+        slot = (newest - age) % k
+        pre, gain, q, e, rate = (buf[:, slot].copy() for buf in ring)
+        rule_state.window.append(Step(pre, gain, None, q, e, rate))
