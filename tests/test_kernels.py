@@ -40,7 +40,7 @@ STREAM = Add(t1=2, t2=3, hold=2, chunk=30, test_steps=120, test_warmup=20)
 MASKED = ReadySetGo(intervals=[5, 8], ready=2, cue_width=2, tail=3, response_only=True)
 
 
-ONLINE = ["rflo", "eprop", "snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "tbptt"]
+ONLINE = ["rflo", "eprop", "snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "tbptt", "bptt"]
 
 
 @pytest.mark.parametrize("rule", ONLINE)
@@ -75,7 +75,7 @@ def test_the_kernel_equals_numpy_on_a_stream(rule, case):
     assert_same(a, b)
 
 
-@pytest.mark.parametrize("rule", ["rflo", "snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "tbptt"])
+@pytest.mark.parametrize("rule", ONLINE)
 def test_the_kernel_equals_numpy_with_masks_structure_and_frozen_weights(rule):
     rng = np.random.default_rng(0)
     mask = rng.random((10, 10)) < 0.6
@@ -121,7 +121,7 @@ def test_a_diverging_kernel_run_rolls_back_like_numpy():
     assert a.sizes["trial"] == b.sizes["trial"]
 
 
-@pytest.mark.parametrize("rule", ["snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "tbptt"])
+@pytest.mark.parametrize("rule", ["snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "tbptt", "bptt"])
 def test_a_run_checkpointed_by_one_path_resumes_on_the_other(rule, tmp_path, monkeypatch):
     """The kernel keeps the numpy path's rule state and stream state: a checkpoint written by
     either continues on the other, and ends where an uninterrupted run ends."""
@@ -163,11 +163,11 @@ def test_what_the_kernel_does_not_take_goes_to_numpy():
     )
     assert not fused.supported(run, net)
     net = bp.LeakyRNN.random(2, 5, 2, tau=2.0)
-    for settings in (
-        bp.training.Settings(rule="bptt", update="online"),
-        bp.training.Settings(rule="rflo", update="online", feedback="adaptive"),
+    for network, settings in (
+        (net.astype("float32"), bp.training.Settings(rule="bptt", update="online")),
+        (net, bp.training.Settings(rule="rflo", update="online", feedback="adaptive")),
     ):
-        assert not fused.supported(bp.training.Run(net, STREAM, settings, SGD(), {}), net)
+        assert not fused.supported(bp.training.Run(network, STREAM, settings, SGD(), {}), network)
     with kernels.disabled():
         run = bp.training.Run(
             net, STREAM, bp.training.Settings(rule="rflo", update="online"), SGD(), {}

@@ -31,7 +31,7 @@ except Exception as exc:  # pragma: no cover - depends on the platform
 _off = {"count": 0}
 
 # the kinds of influence the compiled online chunk (trace_online.trace_chunk) carries
-DIAGONAL, FULL, RANK_ONE, KRONECKER, REVERSE_KRONECKER, WINDOW = 0, 1, 2, 3, 4, 5
+DIAGONAL, FULL, RANK_ONE, KRONECKER, REVERSE_KRONECKER, WINDOW, CHUNK = range(7)
 
 
 def available() -> bool:

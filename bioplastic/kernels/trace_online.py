@@ -1,4 +1,4 @@
-r"""One compiled chunk of online learning, for every rule with an online face but full BPTT.
+r"""One compiled chunk of online learning, for every rule's online face.
 
 The same equations as the numpy path (:mod:`bioplastic.rules.trace`,
 :mod:`bioplastic.training.updates`), for the rate form with tanh units, step by step:
@@ -21,7 +21,8 @@ of the trace: ``M_t = D_t M_{t-1} + Ī_t`` with ``D_t = diag(1-α) + diag(α f'(
 ν of the chunk drawn beforehand from the rule's generator (the same stream as step by step);
 KF-RTRL (Mujika et al. 2018) and R-KF-RTRL (Marschall et al. 2020, sec. 4.1) carry their two
 Kronecker factors likewise; truncated BPTT (Williams & Peng 1990) keeps the last k steps and
-carries each new error back through them.
+carries each new error back through them; BPTT holds the steps since the last update and
+carries all their errors back at the update (Marschall et al. 2020's F-BPTT).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER, WINDOW
+from . import CHUNK, DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER, WINDOW
 
 __all__ = ["trace_chunk"]
 
@@ -87,7 +88,9 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     or :data:`REVERSE_KRONECKER` (R-KF-RTRL: ``vec`` is a ``(trial, unit)``, ``P`` is B
     ``(trial, unit, m)``); ``signs`` holds the chunk's random signs ``(T, trial, ·)``.
     :data:`WINDOW` is truncated BPTT (``tbptt.py``): ``ring`` holds the last k steps' ``(â, gain,
-    q, e, rate)``, each ``(trial, k, ·)``, and ``ring_pos`` ``[newest slot, steps held]``.  Returns
+    q, e, rate)``, each ``(trial, k, ·)``, and ``ring_pos`` ``[newest slot, steps held]``;
+    :data:`CHUNK` is BPTT within each update's steps, held in the same buffers (k = the update
+    interval) and carried back at the update.  Returns
     ``(total loss, adam step, status, the step, swapped)``: status 0 done, 1 a loss overflowed,
     2 an update overflowed (at that step); ``swapped`` says that the influence now sits in
     ``spare``.  ``m_state`` and ``v_state`` hold Adam's moments of
@@ -102,9 +105,10 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     rank_one = kind == RANK_ONE
     kron = kind == KRONECKER or kind == REVERSE_KRONECKER
     window = kind == WINDOW
+    chunk = kind == CHUNK
     r_pre, r_gain, r_q, r_e, r_rate = ring
     k_win = r_pre.shape[1]
-    if window:
+    if window or chunk:
         m = r_pre.shape[2]
     c_now = np.zeros(n)
     c_back = np.zeros(n)
@@ -242,6 +246,15 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                         v = P[bb, i, j] / rho0 + ui * pre[j]
                         P[bb, i, j] = v
                         theta[i, j] += w * v
+            elif chunk:  # BPTT within the chunk: hold the step, carry back at the update
+                slot = ring_pos[1]
+                for j in range(m):
+                    r_pre[bb, slot, j] = pre[j]
+                for i in range(n):
+                    r_gain[bb, slot, i] = gain[i]
+                    r_q[bb, slot, i] = q[i]
+                if bb == nB - 1:
+                    ring_pos[1] += 1
             elif window:  # the newest error carried back through the last k steps
                 if bb == 0:  # the trials step together: one slot for all of them
                     ring_pos[0] = (ring_pos[0] + 1) % k_win
@@ -351,6 +364,26 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
             P, spare = spare, P
             swapped = not swapped
         if (t + 1) % every == 0 or t == T - 1:
+            if chunk:  # c_s = q_s + D_{s+1}ᵀ c_{s+1} back over the held steps (bptt.py)
+                for bb in range(nB):
+                    for s_ in range(ring_pos[1] - 1, -1, -1):
+                        if s_ == ring_pos[1] - 1:
+                            for i in range(n):
+                                c_now[i] = r_q[bb, s_, i]
+                        else:
+                            for i in range(n):
+                                c_back[i] = (1.0 - alpha[i]) * c_now[i]
+                            for kk in range(n):
+                                gc = r_gain[bb, s_ + 1, kk] * c_now[kk]
+                                for i in range(n):
+                                    c_back[i] += W_rec[kk, i] * gc
+                            for i in range(n):
+                                c_now[i] = c_back[i] + r_q[bb, s_, i]
+                        for i in range(n):
+                            gi = r_gain[bb, s_, i] * c_now[i]
+                            for j in range(m):
+                                theta[i, j] += gi * r_pre[bb, s_, j]
+                ring_pos[1] = 0
             status = _update(
                 theta,
                 g_out,

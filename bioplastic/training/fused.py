@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import kernels
 from ..errors import NonFiniteError
-from ..kernels import DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER, WINDOW
+from ..kernels import CHUNK, DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER, WINDOW
 from ..network import PARAM_NAMES
 from ..optim import Adam, AdamState
 from ..rules.base import Step, theta_blocks
@@ -34,6 +34,7 @@ FAMILY = {
     "kf_rtrl": False,
     "rkf_rtrl": False,
     "tbptt": False,
+    "bptt": False,
 }
 
 
@@ -43,6 +44,7 @@ KINDS = {
     "kf_rtrl": KRONECKER,
     "rkf_rtrl": REVERSE_KRONECKER,
     "tbptt": WINDOW,
+    "bptt": CHUNK,
 }
 STATE = {  # the rule state's (vector, matrix) factors
     RANK_ONE: ("a", "b"),
@@ -90,11 +92,17 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
         # the chunk's signs now: the same draws as T steps one at a time (online.random_signs)
         width = 2 if kind == KRONECKER else net.n_rec
         signs = random_signs(rule_state.rng, (T, nB, width), np.float64)
-    elif kind == WINDOW:
+    elif kind in (WINDOW, CHUNK):
         P = np.empty((1, 1, 1))
     else:
         P = np.ascontiguousarray(rule_state.trace)
-    ring, ring_pos = _ring(rule_state, run.rule, net, nB) if kind == WINDOW else _NO_RING
+    ring, ring_pos = _NO_RING
+    if kind == WINDOW:
+        ring, ring_pos = _ring(list(rule_state.window), run.rule.truncation, net, nB)
+    elif kind == CHUNK:  # every batch ends with an update: no step is held between batches
+        if rule_state.steps:
+            raise AssertionError("BPTT's online state holds steps between batches")
+        ring, ring_pos = _ring([], s.update_every or T, net, nB)
     params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
     plastic = np.array([k in net.plastic for k in PARAM_NAMES])
     names = [name for name, _ in theta_blocks(net)]
@@ -198,13 +206,12 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
 _NO_RING = (tuple(np.empty((1, 1, 1)) for _ in range(5)), np.zeros(2, np.int64))
 
 
-def _ring(rule_state, rule, net, nB: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-    """T-BPTT's window (a deque of :class:`Step`) as ring buffers ``(trial, k, ·)`` of ``(â,
-    gain, q, e, rate)``, oldest in slot 0, and ``[newest slot, steps held]``."""
-    k, n = rule.truncation, net.n_rec
+def _ring(steps: list[Step], k: int, net, nB: int) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Held steps (T-BPTT's window) as ring buffers ``(trial, k, ·)`` of ``(â, gain, q, e,
+    rate)``, oldest in slot 0, and ``[newest slot, steps held]``."""
+    n = net.n_rec
     widths = (sum(c.stop - c.start for _, c in theta_blocks(net)), n, n, net.n_out, n)
     ring = tuple(np.zeros((nB, k, w)) for w in widths)
-    steps = list(rule_state.window)
     for slot, st in enumerate(steps):
         for buf, v in zip(ring, (st.pre, st.gain, st.credit, st.error, st.rate), strict=True):
             buf[:, slot] = v
