@@ -5,9 +5,11 @@ et al. 2020), and online learning takes one step at a time: at n = 32 a step is 
 multiply-adds, which numpy spends more time dispatching than computing.  These kernels run a
 whole chunk of online steps, with the weight updates between them, in one compiled call.
 
-* They are used automatically where they apply and numba imports: the online chunk where
-  :func:`bioplastic.training.fused.supported` says so, UORO's trial loop, and the forward and
-  BPTT time loops (:mod:`~bioplastic.kernels.recurrence`) for the built-in activations.
+* They are used automatically where they apply and numba imports: the online chunk of every
+  rule with an online face (:mod:`~bioplastic.kernels.trace_online`, rate form, tanh, float64:
+  where :func:`bioplastic.training.fused.supported` says so), UORO's trial loop, and the
+  forward and BPTT time loops (:mod:`~bioplastic.kernels.recurrence`) for the built-in
+  activations.
   Otherwise the numpy path runs, which is the reference: every kernel is tested equal to it.
 * Compiled code is cached on disk (numba's ``cache=True``), so only the first call of a
   process ever compiles; the compile time is in the benchmarks' output.

@@ -273,19 +273,9 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                 newer = slot
                 for age in range(ring_pos[1]):
                     s_ = (slot - age) % k_win
-                    if age > 0:  # c ← (1-α) c + W_recᵀ (gain_newer ⊙ c)
-                        for i in range(n):
-                            c_back[i] = (1.0 - alpha[i]) * c_now[i]
-                        for kk in range(n):
-                            gc = r_gain[bb, newer, kk] * c_now[kk]
-                            for i in range(n):
-                                c_back[i] += W_rec[kk, i] * gc
-                        for i in range(n):
-                            c_now[i] = c_back[i]
-                    for i in range(n):
-                        gi = r_gain[bb, s_, i] * c_now[i]
-                        for j in range(m):
-                            theta[i, j] += gi * r_pre[bb, s_, j]
+                    if age > 0:
+                        _carry_back(c_now, c_back, r_gain[bb, newer], W_rec, alpha)
+                    _add_credit(theta, c_now, r_gain[bb, s_], r_pre[bb, s_])
                     newer = s_
             elif kron:  # KF-RTRL (kf_rtrl.py), R-KF-RTRL (rkf_rtrl.py)
                 X = P[bb]
@@ -368,21 +358,12 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                 for bb in range(nB):
                     for s_ in range(ring_pos[1] - 1, -1, -1):
                         if s_ == ring_pos[1] - 1:
-                            for i in range(n):
-                                c_now[i] = r_q[bb, s_, i]
+                            c_now[:] = 0.0
                         else:
-                            for i in range(n):
-                                c_back[i] = (1.0 - alpha[i]) * c_now[i]
-                            for kk in range(n):
-                                gc = r_gain[bb, s_ + 1, kk] * c_now[kk]
-                                for i in range(n):
-                                    c_back[i] += W_rec[kk, i] * gc
-                            for i in range(n):
-                                c_now[i] = c_back[i] + r_q[bb, s_, i]
+                            _carry_back(c_now, c_back, r_gain[bb, s_ + 1], W_rec, alpha)
                         for i in range(n):
-                            gi = r_gain[bb, s_, i] * c_now[i]
-                            for j in range(m):
-                                theta[i, j] += gi * r_pre[bb, s_, j]
+                            c_now[i] += r_q[bb, s_, i]
+                        _add_credit(theta, c_now, r_gain[bb, s_], r_pre[bb, s_])
                 ring_pos[1] = 0
             status = _update(
                 theta,
@@ -417,6 +398,28 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                 return total, adam_step, 2, t, swapped
             adam_step += 1
     return total, adam_step, 0, T, swapped
+
+
+@njit(cache=True, inline="always")
+def _carry_back(c, buf, gain_next, W_rec, alpha):
+    """``c ← (1-α) ⊙ c + W_recᵀ (gain_{s+1} ⊙ c)``: the credit one step further back."""
+    n = c.shape[0]
+    for i in range(n):
+        buf[i] = (1.0 - alpha[i]) * c[i]
+    for k in range(n):
+        gc = gain_next[k] * c[k]
+        for i in range(n):
+            buf[i] += W_rec[k, i] * gc
+    c[:] = buf
+
+
+@njit(cache=True, inline="always")
+def _add_credit(theta, c, gain, pre):
+    """``Θ += (gain_s ⊙ c_s) â_sᵀ``."""
+    for i in range(theta.shape[0]):
+        g = gain[i] * c[i]
+        for j in range(theta.shape[1]):
+            theta[i, j] += g * pre[j]
 
 
 @njit(cache=True)
