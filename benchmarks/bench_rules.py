@@ -2,6 +2,7 @@
 
     python benchmarks/bench_rules.py            # n ∈ {16, 32, 64, 128}, T = 500, batch 1 and 32
     python benchmarks/bench_rules.py --quick    # n ∈ {16, 32}, T = 100
+    python benchmarks/bench_rules.py --rules uoro rflo    # some rules only
 
 For each rule it prints:
 
@@ -53,9 +54,12 @@ def online_step_time(rule_name: str, net, x, y, n_steps: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--rules", nargs="+", choices=sorted(RULES), default=sorted(RULES), help="(default: all)"
+    )
     args = ap.parse_args()
     sizes, T = ([16, 32], 100) if args.quick else ([16, 32, 64, 128], 500)
-    names = sorted(RULES)
+    names = sorted(args.rules)
     for batch in (1, 32):
         print(
             f"\n## batch {batch}, T = {T}: per-trial time / one forward run  |  online µs per step"
