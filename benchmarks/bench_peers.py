@@ -206,6 +206,16 @@ def bench_online(rules: list[str], n_trials: int) -> None:
             f"{(slow - own) * 1e6:.1f} |",
             flush=True,
         )
+    # the plumbing alone: W_rec, W_in and b frozen, so the rule carries no influence at all
+    frozen = bp.LeakyRNN(**net.params, tau=2.0, plastic=["W_out", "b_out"])
+    bp.train(frozen, task, "rflo", n_trials=2, **kw)
+    t0 = time.perf_counter()
+    bp.train(frozen, task, "rflo", n_trials=n_trials, **kw)
+    floor = (time.perf_counter() - t0) / (100 * n_trials)
+    print(
+        f"| the plumbing alone (only W_out, b_out learn) | {floor * 1e6:.1f} | | | | |",
+        flush=True,
+    )
 
 
 def bench_threads(sizes: list[int], repeats: int) -> None:
