@@ -36,7 +36,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import entr
 
-from .common import FigureRun, plain_log, plt
+from .common import FigureRun, plt
 from .marschall2020 import (
     ARMS,
     GROUP_STYLE,
@@ -197,7 +197,7 @@ def numbers_of(r: dict, lv: dict, lv_paper: dict, st: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------- panels
-def _panel_lags(ax, results, lags, lv, steps):
+def _panel_lags(ax, results, lags, lv, steps, legend_at=(1.0, 0.07)):
     for label, ds in results.items():
         c = per_step(ds, steps)
         med = c.median("seed").values
@@ -218,7 +218,7 @@ def _panel_lags(ax, results, lags, lv, steps):
     ax.set_xticks(lags, [str(d) for d in lags])
     ax.set_xlabel("dependency length d (lags d, d+1, in samples)")
     ax.set_ylabel("test cross-entropy per step (nats)")
-    ax.legend(frameon=False, fontsize=7, ncol=2)
+    ax.legend(frameon=False, fontsize=7, ncol=2, loc="lower right", bbox_to_anchor=legend_at)
 
 
 def _panel_curves(ax, results, steps, d_index, d):
@@ -226,15 +226,14 @@ def _panel_curves(ax, results, steps, d_index, d):
         c = per_step(ds, steps, final=False).isel(d=d_index)
         x = ds.trials_seen.isel({ds.trials_seen.dims[0]: d_index}).isel(seed=0).values * 100
         ax.plot(
-            x[1:],
-            c.median("seed").values[1:],
+            x / 1e6,
+            c.median("seed").values,
+            marker=".",
             label=label,
             color=color(label),
             ls=GROUP_STYLE[ARMS[label][1]],
         )
-    ax.set_xscale("log")
-    plain_log(ax, "x")
-    ax.set_xlabel("online steps")
+    ax.set_xlabel("online steps (millions)")
     ax.set_ylabel(f"test loss per step at d = {d} (nats)")
     ax.legend(frameon=False, fontsize=7)
 
@@ -247,12 +246,11 @@ def make(fig: FigureRun) -> dict:
     f, axes = plt.subplots(2, 2, figsize=(15, 10))
     _panel_lags(axes[0, 0], r["fast"], st["lags"], lv, st["steps"])
     axes[0, 0].set_title(f"(a) fast (ours): Adam 1e-3, 40,000 steps, {len(st['seeds'])} seeds")
-    _panel_lags(axes[0, 1], r["paper"], st["paper_lags"], lv_paper, st["steps"])
+    _panel_lags(axes[0, 1], r["paper"], st["paper_lags"], lv_paper, st["steps"], (1.0, 0.3))
     axes[0, 1].set_title(
         "(b) the authors' protocol (quick: SGD, short)"
         if fig.quick
-        else "(b) the authors' protocol (SGD 1e-4, 10⁶ steps) on a subset: d = 2, 6, 10, "
-        f"{len(st['paper_seeds'])} seeds, 5 rules"
+        else f"(b) the authors' protocol: SGD 1e-4, 10⁶ steps, {len(st['paper_seeds'])} seeds"
     )
     i = len(st["paper_lags"]) // 2
     _panel_curves(axes[1, 0], r["paper"], st["steps"], i, st["paper_lags"][i])

@@ -483,12 +483,13 @@ def _update(
             if not plastic[p]:
                 g[start + a] = 0.0
         start += sizes[p]
-    for a in range(sizes[0]):
-        g[a] *= conn_in[a // n_in, a % n_in] if n_in else 1.0
+    c_in, c_rec, c_out = conn_in.reshape(-1), conn_rec.reshape(-1), conn_out.reshape(-1)
+    for a in range(sizes[0]):  # the masks, flat in the same C order as g's blocks
+        g[a] *= c_in[a]
     for a in range(sizes[1]):
-        g[sizes[0] + a] *= conn_rec[a // n, a % n]
+        g[sizes[0] + a] *= c_rec[a]
     for a in range(sizes[3]):
-        g[off + a] *= conn_out[a // n, a % n]
+        g[off + a] *= c_out[a]
     for a in range(total):
         summed[a] += g[a]
         g[a] *= scale

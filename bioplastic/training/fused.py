@@ -108,7 +108,7 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
     names = [name for name, _ in theta_blocks(net)]
     blocks = np.array(["W_rec" in names, "W_in" in names, "b" in names])
     conn = {
-        k: net.connectivity.get(k, np.ones_like(params[k])).astype(np.float64)
+        k: np.ascontiguousarray(net.connectivity.get(k, np.ones_like(params[k])), np.float64)
         for k in ("W_in", "W_rec", "W_out")
     }
     alpha = np.broadcast_to(np.asarray(net.alpha, np.float64), (net.n_rec,)).copy()
