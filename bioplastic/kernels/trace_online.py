@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import CHUNK, DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER, WINDOW
+from . import CHUNK, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER, WINDOW
 
 __all__ = ["trace_chunk"]
 
@@ -232,9 +232,7 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                 for i in range(n):
                     for j in range(m):
                         b2 += P[bb, i, j] * P[bb, i, j]
-                rho0 = (
-                    np.sqrt(np.sqrt(b2) / np.sqrt(da2)) if (b2 > 0.0 and da2 > 0.0) else 1.0
-                )
+                rho0 = np.sqrt(np.sqrt(b2) / np.sqrt(da2)) if (b2 > 0.0 and da2 > 0.0) else 1.0
                 w = 0.0
                 for i in range(n):
                     ai = rho0 * Da[i] + rho1 * signs[t, bb, i]
