@@ -24,6 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._threads import blas_threads_for_call
 from ..network import LeakyRNN
 from .base import Step, leak, register
 from .online import Stepwise, Sums, theta_width
@@ -81,7 +82,8 @@ class RTRL(Stepwise):
             D *= st.slope_prev[:, None, :]
         diag = np.arange(n)
         D[:, diag, diag] += leak(net)
-        M = np.matmul(D, state.influence, out=state.spare)
+        with blas_threads_for_call(2.0 * B * n * n * nm):  # more threads where it pays
+            M = np.matmul(D, state.influence, out=state.spare)
         _diagonal_blocks(M)[...] += st.gain[:, :, None] * st.pre[:, None, :]
         state.sums.theta += (st.credit.reshape(1, B * n) @ M.reshape(B * n, nm)).reshape(n, -1)
         state.influence, state.spare = M, state.influence
