@@ -8,11 +8,13 @@ every per-step loop of bioplastic (forward passes, the rules' gradients, trainin
 one BLAS thread while the recurrent layer is smaller than :data:`SMALL` units, through
 threadpoolctl (its controller is built once; entering a limit costs a few microseconds).
 
-One kind of call is large even in a small network: RTRL's influence product ``D_t M_{t-1}``
-does ``2·trial·n²·(n·m)`` flops, 35 MFLOP at n = 64 for one trial.  Such a call
+Two kinds of call are large even in a small network: RTRL's influence product
+``D_t M_{t-1}`` (``2·trial·n²·(n·m)`` flops, 35 MFLOP at n = 64 for one trial) and the
+``W_rec`` gradient of a whole batch, ``Σ_t G_tᵀ r_{t-1}`` (``2·T·trial·n²``).  Such a call
 (:data:`LARGE_CALL` flops or more) gets the library's own thread count back
-(:func:`blas_threads_for_call`): at n = 64 two threads ran it at 81 GFLOP/s against 47 with
-one, on the idle 2-core machine.  Inside a dask worker the library's own count is already 1.
+(:func:`blas_threads_for_call`): at n = 64 two threads ran RTRL's product at 81 GFLOP/s
+against 47 with one, on the idle 2-core machine.  Inside a dask worker (a sweep, a figure)
+the library's own count is already 1, so that workers never share a core.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from .._threads import blas_threads_for_call
 from ..network import PARAM_NAMES, LeakyRNN, Trace
 
 __all__ = [
@@ -156,7 +157,8 @@ def recurrent_readout(net: LeakyRNN, trace: Trace, current: np.ndarray) -> dict[
     G = current.reshape(T * B, n)
     out = {}
     if "W_rec" in net.plastic:
-        out["W_rec"] = G.T @ trace.rates[:-1].reshape(T * B, n)
+        with blas_threads_for_call(2.0 * T * B * n * n):  # one large product: more threads
+            out["W_rec"] = G.T @ trace.rates[:-1].reshape(T * B, n)
     if "W_in" in net.plastic:
         X = trace.inputs.reshape(T * B, net.n_in)  # (Xᵀ G)ᵀ: BLAS's faster form for few inputs
         out["W_in"] = np.ascontiguousarray((X.T @ G).T)
