@@ -233,7 +233,11 @@ def bench_threads(sizes: list[int], repeats: int) -> None:
         for threads in (1, 2):  # evaluate() itself leaves the threads as they are
             with threadpool_limits(threads, user_api="blas"):
                 times.append(best_time(lambda: _evaluate(net, batch, rule, B), repeats))
-        choice = "1 thread" if n < 256 else "the library's default"
+        choice = (
+            "1 thread per step; the W_rec gradient's product with the library's threads"
+            if n < 256
+            else "the library's default"
+        )
         print(f"| {n} | {times[0] * 1e3:.2f} | {times[1] * 1e3:.2f} | {choice} |", flush=True)
 
 

@@ -46,3 +46,21 @@ def test_rtrls_influence_product_runs_with_the_librarys_threads(monkeypatch):
     bp.gradient(net, x, np.zeros((3, 4, 1)), rule="rtrl")
     n, m = 5, 5 + 2 + 1
     assert asked == [2.0 * 3 * n * n * (n * m)] * 4
+
+
+def test_bptts_weight_gradient_product_asks_for_threads_by_its_size(monkeypatch):
+    import numpy as np
+
+    import bioplastic as bp
+
+    asked = []
+    real = _threads.blas_threads_for_call
+
+    def spy(flops):
+        asked.append(flops)
+        return real(flops)
+
+    monkeypatch.setattr(bp.rules.base, "blas_threads_for_call", spy)
+    net = bp.LeakyRNN.random(2, 6, 1, tau=2.0, seed=0)
+    bp.gradient(net, np.zeros((3, 4, 2)), np.zeros((3, 4, 1)), rule="bptt")
+    assert asked == [2.0 * 4 * 3 * 6 * 6]
