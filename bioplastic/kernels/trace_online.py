@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit
 
 from . import CHUNK, FULL, KRONECKER, RANK_ONE, REVERSE_KRONECKER, WINDOW
+from .recurrence import _tanh
 
 __all__ = ["trace_chunk"]
 
@@ -134,15 +135,16 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
     sizes = (n * n_in, n * n, n, n_out * n, n_out)
     for t in range(T):
         for bb in range(nB):
-            # the forward step, rate form, tanh
+            # the forward step, rate form, tanh; W_rec h by BLAS (a dot-product loop would be
+            # one dependent chain of n multiply-adds per unit)
+            np.dot(W_rec, h[bb], u)
             for i in range(n):
                 acc = b[i]
-                for j in range(n):
-                    acc += W_rec[i, j] * h[bb, j]
                 for j in range(n_in):
                     acc += W_in[i, j] * x[bb, t, j]
+                acc += u[i]
                 u[i] = acc
-                fu[i] = np.tanh(acc)
+                fu[i] = _tanh(acc)
                 hn[i] = h[bb, i] + alpha[i] * (fu[i] - h[bb, i])
                 gain[i] = alpha[i] * (1.0 - fu[i] * fu[i])
             for k in range(n_out):
@@ -491,15 +493,17 @@ def _update(
     for a in range(total):
         summed[a] += g[a]
         g[a] *= scale
-    # the global-norm clip of the plastic estimates
-    sq = 0.0
-    for a in range(total):
-        sq += g[a] * g[a]
-    norm = np.sqrt(sq)
-    if clip > 0.0 and norm > clip:
-        f = clip / norm
+    # the global-norm clip of the plastic estimates (the norm only where there is a clip: it
+    # is one long chain of dependent additions)
+    if clip > 0.0:
+        sq = 0.0
         for a in range(total):
-            g[a] *= f
+            sq += g[a] * g[a]
+        norm = np.sqrt(sq)
+        if norm > clip:
+            f = clip / norm
+            for a in range(total):
+                g[a] *= f
     # the optimizer, and the new parameters
     c1 = 1.0 - beta1**step
     c2 = 1.0 - beta2**step
