@@ -236,3 +236,30 @@ def test_the_compiled_tanh_is_within_3_ulp_of_numpys():
     assert np.max(np.abs(got[0, both] - want[both]) / ulp) <= 3
     assert np.isnan(got[0, ~both]).all() and np.isnan(want[~both]).all()
     np.testing.assert_array_equal(np.signbit(got[0]), np.signbit(want))
+
+
+def test_without_numba_the_package_imports_and_runs_on_numpy():
+    """A platform without a numba wheel: ``import numba`` fails, and every path still runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numba'] = None\n"  # makes `import numba` raise ImportError
+        "import numpy as np, bioplastic as bp\n"
+        "from bioplastic import kernels\n"
+        "from bioplastic.optim import SGD\n"
+        "from bioplastic.tasks import Add\n"
+        "assert not kernels.available() and kernels.NUMBA_ERROR is not None\n"
+        "net = bp.LeakyRNN.random(2, 5, 2, tau=2.0, seed=0)\n"
+        "x = np.zeros((2, 6, 2))\n"
+        "g = bp.gradient(net, x, x, rule='bptt')\n"
+        "task = Add(t1=2, t2=3, hold=2, chunk=20, test_steps=40, test_warmup=10)\n"
+        "for rule in ('rflo', 'rtrl', 'uoro'):\n"
+        "    ds = bp.train(net, task, rule, n_trials=2, update='online', optimizer=SGD(lr=1e-3),\n"
+        "                  n_eval=1)\n"
+        "    assert ds.attrs['status'] == 'complete'\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")
