@@ -198,7 +198,7 @@ def bench_online(rules: list[str], n_trials: int) -> None:
         finally:
             RULES[rule].step, RULES[rule].read = original
         own = spent[0] / (100 * slow_trials)
-        compiled = rule in fused.FAMILY and kernels.available()
+        compiled = rule in fused.KINDS and kernels.available()
         f = f"{fast * 1e6:.1f}" if compiled else "—"
         ratio = f"{slow / fast:.1f}" if compiled else "—"
         print(

@@ -1,8 +1,10 @@
 """BLAS threads sized to the work (bioplastic._threads): one thread for a small network's
 per-step products, the library's own count back for one large call (RTRL's influence)."""
 
+import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
+import bioplastic as bp
 from bioplastic import _threads
 
 
@@ -27,20 +29,21 @@ def test_small_networks_get_one_thread_and_a_large_call_gets_the_librarys_count(
         assert blas_threads() == before
 
 
-def test_rtrls_influence_product_runs_with_the_librarys_threads(monkeypatch):
-    """RTRL asks for the library's threads exactly when its product is large."""
-    import numpy as np
-
-    import bioplastic as bp
-
-    asked = []
-    real = _threads.blas_threads_for_call
+def asked_for_threads(monkeypatch, module) -> list[float]:
+    """The flop counts ``module`` passes to ``blas_threads_for_call``, as they come."""
+    asked: list[float] = []
 
     def spy(flops):
         asked.append(flops)
-        return real(flops)
+        return _threads.blas_threads_for_call(flops)
 
-    monkeypatch.setattr(bp.rules.rtrl, "blas_threads_for_call", spy)
+    monkeypatch.setattr(module, "blas_threads_for_call", spy)
+    return asked
+
+
+def test_rtrls_influence_product_runs_with_the_librarys_threads(monkeypatch):
+    """RTRL asks for the library's threads exactly when its product is large."""
+    asked = asked_for_threads(monkeypatch, bp.rules.rtrl)
     net = bp.LeakyRNN.random(2, 5, 1, tau=2.0, seed=0)
     x = np.zeros((3, 4, 2))
     bp.gradient(net, x, np.zeros((3, 4, 1)), rule="rtrl")
@@ -49,18 +52,7 @@ def test_rtrls_influence_product_runs_with_the_librarys_threads(monkeypatch):
 
 
 def test_bptts_weight_gradient_product_asks_for_threads_by_its_size(monkeypatch):
-    import numpy as np
-
-    import bioplastic as bp
-
-    asked = []
-    real = _threads.blas_threads_for_call
-
-    def spy(flops):
-        asked.append(flops)
-        return real(flops)
-
-    monkeypatch.setattr(bp.rules.base, "blas_threads_for_call", spy)
+    asked = asked_for_threads(monkeypatch, bp.rules.base)
     net = bp.LeakyRNN.random(2, 6, 1, tau=2.0, seed=0)
     bp.gradient(net, np.zeros((3, 4, 2)), np.zeros((3, 4, 1)), rule="bptt")
     assert asked == [2.0 * 4 * 3 * 6 * 6]

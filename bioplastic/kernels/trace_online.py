@@ -215,14 +215,7 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                     for c in range(n * m):
                         theta_flat[c] += qi * M[i, c]
             elif rank_one:  # UORO (uoro.py; Tallec & Ollivier 2018, Algorithm 1)
-                g2 = 0.0
-                for i in range(n):
-                    g2 += gain[i] * gain[i]
-                p2 = 0.0
-                for j in range(m):
-                    p2 += pre[j] * pre[j]
-                num = np.sqrt(g2) * np.sqrt(p2)
-                rho1 = np.sqrt(num / np.sqrt(float(n))) if num > 0.0 else 1.0
+                rho1 = _balance(_norm(gain) * _norm(pre), np.sqrt(float(n)))
                 da2 = 0.0
                 for i in range(n):  # D_t ã = (1-α) ã + gain ⊙ W_rec ã
                     acc = 0.0
@@ -230,11 +223,7 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                         acc += W_rec[i, k] * vec[bb, k]
                     Da[i] = acc * gain[i] + vec[bb, i] * (1.0 - alpha[i])
                     da2 += Da[i] * Da[i]
-                b2 = 0.0
-                for i in range(n):
-                    for j in range(m):
-                        b2 += P[bb, i, j] * P[bb, i, j]
-                rho0 = np.sqrt(np.sqrt(b2) / np.sqrt(da2)) if (b2 > 0.0 and da2 > 0.0) else 1.0
+                rho0 = _balance(_norm(P[bb].reshape(-1)), np.sqrt(da2))
                 w = 0.0
                 for i in range(n):
                     ai = rho0 * Da[i] + rho1 * signs[t, bb, i]
@@ -248,11 +237,9 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                         theta[i, j] += w * v
             elif chunk:  # BPTT within the chunk: hold the step, carry back at the update
                 slot = ring_pos[1]
-                for j in range(m):
-                    r_pre[bb, slot, j] = pre[j]
-                for i in range(n):
-                    r_gain[bb, slot, i] = gain[i]
-                    r_q[bb, slot, i] = q[i]
+                r_pre[bb, slot] = pre
+                r_gain[bb, slot] = gain
+                r_q[bb, slot] = q
                 if bb == nB - 1:
                     ring_pos[1] += 1
             elif window:  # the newest error carried back through the last k steps
@@ -260,14 +247,11 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                     ring_pos[0] = (ring_pos[0] + 1) % k_win
                     ring_pos[1] = min(ring_pos[1] + 1, k_win)
                 slot = ring_pos[0]
-                for j in range(m):
-                    r_pre[bb, slot, j] = pre[j]
-                for i in range(n):
-                    r_gain[bb, slot, i] = gain[i]
-                    r_q[bb, slot, i] = q[i]
-                    r_rate[bb, slot, i] = hn[i]
-                for o in range(n_out):
-                    r_e[bb, slot, o] = e[o]
+                r_pre[bb, slot] = pre
+                r_gain[bb, slot] = gain
+                r_q[bb, slot] = q
+                r_rate[bb, slot] = hn
+                r_e[bb, slot] = e
                 for i in range(n):
                     c_now[i] = q[i]
                 newer = slot
@@ -286,21 +270,9 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                         dxc = DX[i, c] * gain[i] + X[i, c] * (1.0 - alpha[i])
                         DX[i, c] = dxc
                         dx2 += dxc * dxc
-                v2 = 0.0
-                for c in range(vec.shape[1]):
-                    v2 += vec[bb, c] * vec[bb, c]
-                g2 = 0.0
-                for i in range(n):
-                    g2 += gain[i] * gain[i]
-                p2 = 0.0
-                for j in range(m):
-                    p2 += pre[j] * pre[j]
-                s0 = np.sqrt(dx2)
-                s1 = np.sqrt(v2)
-                p_old = np.sqrt(s0 / s1) if (s0 > 0.0 and s1 > 0.0) else 1.0
+                p_old = _balance(np.sqrt(dx2), _norm(vec[bb]))
                 if kind == KRONECKER:  # u_t, A_t with the signs c1, c2
-                    sg, sp = np.sqrt(g2), np.sqrt(p2)
-                    p_new = np.sqrt(sg / sp) if (sg > 0.0 and sp > 0.0) else 1.0
+                    p_new = _balance(_norm(gain), _norm(pre))
                     c1, c2 = signs[t, bb, 0], signs[t, bb, 1]
                     for j in range(m):
                         vec[bb, j] = c1 * p_old * vec[bb, j] + c2 * p_new * pre[j]
@@ -317,8 +289,7 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                         for j in range(m):
                             theta[k, j] += qx[k] * vec[bb, j]
                 else:  # a_t, B_t with the signs ν
-                    num = np.sqrt(g2) * np.sqrt(p2)
-                    p_new = np.sqrt(num / np.sqrt(float(n))) if num > 0.0 else 1.0
+                    p_new = _balance(_norm(gain) * _norm(pre), np.sqrt(float(n)))
                     for i in range(n):
                         vec[bb, i] = p_old * vec[bb, i] + p_new * signs[t, bb, i]
                     for i in range(n):
@@ -398,6 +369,21 @@ def trace_chunk(  # noqa: PLR0913, C901 - one flat kernel, its inputs spelled ou
                 return total, adam_step, 2, t, swapped
             adam_step += 1
     return total, adam_step, 0, T, swapped
+
+
+@njit(cache=True, inline="always")
+def _norm(v):
+    """‖v‖ of a 1-D array."""
+    s = 0.0
+    for k in range(v.shape[0]):
+        s += v[k] * v[k]
+    return np.sqrt(s)
+
+
+@njit(cache=True, inline="always")
+def _balance(numerator, denominator):
+    """``√(numerator / denominator)``, or 1 where either is 0 (as ``online.balance``)."""
+    return np.sqrt(numerator / denominator) if (numerator > 0.0 and denominator > 0.0) else 1.0
 
 
 @njit(cache=True, inline="always")

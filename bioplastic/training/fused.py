@@ -24,21 +24,12 @@ from .state import RunState
 
 __all__ = ["supported", "online_update"]
 
-# the rules it runs, each with whether its trace decays by SnAp-1's d_t
-FAMILY = {
-    "rflo": False,
-    "eprop": False,
-    "snap1": True,
-    "rtrl": False,
-    "uoro": False,
-    "kf_rtrl": False,
-    "rkf_rtrl": False,
-    "tbptt": False,
-    "bptt": False,
-}
-
-
+# the rules it runs, and the kind of influence each carries (SnAp-1's trace also decays by
+# its self-connection: the kernel's `snap` flag)
 KINDS = {
+    "rflo": DIAGONAL,
+    "eprop": DIAGONAL,
+    "snap1": DIAGONAL,
     "rtrl": FULL,
     "uoro": RANK_ONE,
     "kf_rtrl": KRONECKER,
@@ -58,7 +49,7 @@ def supported(run: Run, net) -> bool:
     s = run.settings
     return (
         kernels.available()
-        and run.rule.name in FAMILY
+        and run.rule.name in KINDS
         and net.form == "rate"
         and net.activation.name == "tanh"
         and np.dtype(net.dtype) == np.float64
@@ -80,7 +71,7 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
     else:
         h = np.zeros((nB, net.n_rec)) if run.h0 is None else np.tile(run.h0, (nB, 1))
         rule_state = run.rule.init(net, nB, state.rngs["rule"])
-    kind = KINDS.get(run.rule.name, DIAGONAL)
+    kind = KINDS[run.rule.name]
     vec, signs, spare = np.empty((1, 1)), np.empty((1, 1, 1)), np.empty((1, 1, 1))
     if kind == FULL:
         P = np.ascontiguousarray(rule_state.influence, np.float64)
@@ -145,7 +136,7 @@ def online_update(run: Run, state: RunState, trials: Trials) -> float:
         alpha,
         np.ascontiguousarray(state.B, np.float64),
         run.symmetric,
-        FAMILY[run.rule.name],
+        run.rule.name == "snap1",
         run.loss == "softmax_xent",
         s.update_every or T,
         1.0 / T if s.mean_over_time else 1.0,
