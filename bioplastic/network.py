@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from . import _scratch, kernels
+from ._threads import over_ranges, split_ranges
 from ._validate import as_float_array, check_finite, check_shape, one_of
 from .activations import ACTIVATIONS, Activation, get_activation
 from .errors import NonFiniteError
@@ -453,7 +454,7 @@ class LeakyRNN:
         B, T, _ = x.shape
         n, dtype = self._n_rec, self._dtype
         lk = 1.0 - a  # the leak
-        xs = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, n_in)
+        xs = kernels.time_major(x)  # (T, B, n_in)
         S = alloc("states", (T + 1, B, n), dtype)
         S[0] = h0
         buf = np.empty((B, n), dtype=dtype)
@@ -463,12 +464,13 @@ class LeakyRNN:
         if self._form == "rate":
             # F[t] holds the input drive W_in x_t + b, then u_t, then f(u_t)
             F = alloc("drive", (T, B, n), dtype)
-            np.matmul(xs.reshape(T * B, -1), p["W_in"].T, out=F.reshape(T * B, n))
             W_rec_T = p["W_rec"].T
-            if loops is not None:  # b is added in the loop; F leaves holding the gain α f'(u_t)
-                W_rec_T = np.ascontiguousarray(W_rec_T, dtype)
-                loops.rate_loop(F, S, W_rec_T, p["b"], *per_unit, code, derivatives)
+            if loops is not None:  # F leaves holding f(u_t), or the gain α f'(u_t)
+                W_in_T, W_rec_T = (np.ascontiguousarray(w.T, dtype) for w in (p["W_in"], p["W_rec"]))
+                args = (xs, W_in_T, F, S, W_rec_T, p["b"], *per_unit, code, derivatives)
+                over_ranges(loops.rate_loop, args, split_ranges(B, 2.0 * T * B * n * n))
             else:
+                np.matmul(xs.reshape(T * B, -1), p["W_in"].T, out=F.reshape(T * B, n))
                 F += p["b"]
                 for t in range(T):
                     u = F[t]
@@ -486,7 +488,8 @@ class LeakyRNN:
             R = alloc("rates", (T + 1, B, n), dtype)  # r_t = f(v_t)
             f(S[0], R[0])
             if loops is not None:
-                loops.current_loop(S, R, np.ascontiguousarray(aW_rec_T, dtype), per_unit[1], code)
+                args = (S, R, np.ascontiguousarray(aW_rec_T, dtype), per_unit[1], code)
+                over_ranges(loops.current_loop, args, split_ranges(B, 2.0 * T * B * n * n))
             else:
                 for t in range(T):
                     v = S[t + 1]

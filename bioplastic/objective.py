@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from . import kernels
 from ._validate import as_float_array, check_finite, check_shape
 from .errors import NonFiniteError
 from .network import LeakyRNN, Trace
@@ -68,12 +69,12 @@ def prepare(
         check_finite("mask", m)
         if (m < 0).any():
             raise ValueError(f"mask must be >= 0 (weights of each output sample); min is {m.min()}")
-        m = np.ascontiguousarray(m.transpose(1, 0, 2))
+        m = kernels.time_major(m)
     objective.check_target(tgt, net.n_out)
     return Batch(
         x=x,
         h0=net.check_h0(h0, B),
-        target=np.ascontiguousarray(tgt.transpose(1, 0, 2)),
+        target=kernels.time_major(tgt),
         mask=m,
         loss=loss,
     )

@@ -179,12 +179,13 @@ def test_what_the_kernel_does_not_take_goes_to_numpy():
 @pytest.mark.parametrize("form", ["rate", "current"])
 @pytest.mark.parametrize("activation", ["tanh", "relu", "softplus", "sigmoid", "linear"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_the_compiled_time_loops_equal_numpy(form, activation, dtype):
+@pytest.mark.parametrize("n_in, n", [(3, 7), (10, 12), (0, 9)])
+def test_the_compiled_time_loops_equal_numpy(form, activation, dtype, n_in, n):
     """The forward recursion and BPTT's credit loop (kernels.recurrence) against numpy's, with
-    per-unit α, an initial state and a mask: states, outputs and every gradient."""
-    n = 7
+    per-unit α, an initial state and a mask: states, outputs and every gradient.  The shapes
+    take each branch: tanh in one pass from 8 units, the drive through BLAS above 8 inputs."""
     net = bp.LeakyRNN.random(
-        3,
+        n_in,
         n,
         2,
         tau=np.linspace(1.2, 9.0, n),
@@ -194,7 +195,7 @@ def test_the_compiled_time_loops_equal_numpy(form, activation, dtype):
         dtype=dtype,
     )
     rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((4, 11, 3)), rng.standard_normal((4, 11, 2))
+    x, y = rng.standard_normal((4, 11, n_in)), rng.standard_normal((4, 11, 2))
     mask, h0 = rng.random((4, 11, 2)) < 0.7, 0.3 * rng.standard_normal((4, n))
     fast = net.run(x, h0), bp.gradient(net, x, y, mask, h0=h0)
     with kernels.disabled():

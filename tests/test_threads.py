@@ -1,7 +1,12 @@
-"""BLAS threads sized to the work (bioplastic._threads): one thread for a small network's
-per-step products, the library's own count back for one large call (RTRL's influence)."""
+"""Threads sized to the work (bioplastic._threads): one BLAS thread for a small network's
+per-step products, the library's own count back for one large call (RTRL's influence), and a
+batch's trials split over bioplastic's own threads in the time loops, bitwise as one."""
+
+import multiprocessing
+import threading
 
 import numpy as np
+import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import bioplastic as bp
@@ -51,8 +56,90 @@ def test_rtrls_influence_product_runs_with_the_librarys_threads(monkeypatch):
     assert asked == [2.0 * 3 * n * n * (n * m)] * 4
 
 
-def test_bptts_weight_gradient_product_asks_for_threads_by_its_size(monkeypatch):
-    asked = asked_for_threads(monkeypatch, bp.rules.base)
-    net = bp.LeakyRNN.random(2, 6, 1, tau=2.0, seed=0)
-    bp.gradient(net, np.zeros((3, 4, 2)), np.zeros((3, 4, 1)), rule="bptt")
-    assert asked == [2.0 * 4 * 3 * 6 * 6]
+@pytest.fixture
+def two_threads(monkeypatch):
+    """As on a machine whose BLAS runs two threads, with every call large enough to split."""
+    _threads._get_controller()
+    monkeypatch.setattr(_threads, "_default", [2])
+    monkeypatch.setattr(_threads, "LARGE_CALL", 0.0)
+
+
+def test_split_ranges_cover_the_items_in_blocks_of_eight(two_threads, monkeypatch):
+    split = _threads.split_ranges
+    assert split(32, 1.0) == [(0, 16), (16, 32)]
+    assert split(20, 1.0) == [(0, 8), (8, 20)]
+    assert split(15, 1.0) == [(0, 15)]  # too few for two blocks of eight
+    monkeypatch.setattr(_threads, "_default", [4])
+    assert split(33, 1.0) == [(0, 8), (8, 16), (16, 24), (24, 33)]
+    assert split(40, 1.0) == [(0, 8), (8, 16), (16, 24), (24, 40)]
+    monkeypatch.setattr(_threads, "LARGE_CALL", 10.0)
+    assert split(32, 9.0) == [(0, 32)]  # a small call: one thread
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(split(32, 11.0)))
+    worker.start()
+    worker.join()
+    assert seen == [[(0, 32)]]  # only the main thread splits (dask's threads do not)
+
+
+def test_over_ranges_runs_every_range_and_reraises_a_threads_error(two_threads):
+    done = []
+
+    def fn(tag, i0, i1):
+        done.append((tag, i0, i1))
+        if i0 > 0:
+            raise ValueError(f"range {i0}")
+
+    with pytest.raises(ValueError, match="range 8"):
+        _threads.over_ranges(fn, ("a",), [(0, 8), (8, 16)])
+    assert sorted(done) == [("a", 0, 8), ("a", 8, 16)]
+
+
+@pytest.mark.parametrize("n", [30, 32, 64])
+def test_the_split_weight_gradient_product_equals_one_product_bitwise(two_threads, n):
+    rng = np.random.default_rng(n)
+    G, R = rng.standard_normal((6400, n)), rng.standard_normal((6400, n))
+    with threadpool_limits(1, user_api="blas"):
+        assert len(_threads.split_ranges(n, 1.0)) == 2
+        np.testing.assert_array_equal(_threads.gram(G, R), G.T @ R)
+
+
+@pytest.mark.parametrize("form", ["rate", "current"])
+@pytest.mark.parametrize("n_trials", [16, 21, 40])
+def test_time_loops_over_threads_give_the_one_thread_result_bitwise(monkeypatch, form, n_trials):
+    """Trials split over threads (forward, BPTT's credit, the W_rec product) change no bit."""
+    net = bp.LeakyRNN.random(3, 30, 2, tau=np.linspace(2.0, 9.0, 30), seed=5, form=form)
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((n_trials, 13, 3)), rng.standard_normal((n_trials, 13, 2))
+    _threads._get_controller()
+    monkeypatch.setattr(_threads, "LARGE_CALL", 0.0)
+    out = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(_threads, "_default", [threads])
+        out[threads] = net.run(x).states, bp.gradient(net, x, y, rule="bptt")
+    np.testing.assert_array_equal(out[1][0], out[2][0])
+    for k in out[1][1]:
+        np.testing.assert_array_equal(out[1][1][k], out[2][1][k], err_msg=k)
+
+
+def _gradient_in_a_child(queue) -> None:
+    net = bp.LeakyRNN.random(2, 30, 1, tau=4.0, seed=0)
+    x = np.ones((16, 20, 2))
+    queue.put(float(bp.gradient(net, x, np.zeros((16, 20, 1)))["W_rec"].sum()))
+
+
+def test_a_forked_child_gets_its_own_threads(two_threads):
+    """A child forked after the pool started (multiprocessing's fork) must not wait forever on
+    the parent's threads, which it does not have."""
+    net = bp.LeakyRNN.random(2, 30, 1, tau=4.0, seed=0)
+    x = np.ones((16, 20, 2))
+    want = float(bp.gradient(net, x, np.zeros((16, 20, 1)))["W_rec"].sum())  # starts the pool
+    assert _threads._pool
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_gradient_in_a_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0, "the forked child hung or failed"
+    assert queue.get(timeout=5) == want

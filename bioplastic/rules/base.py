@@ -30,7 +30,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from .._threads import blas_threads_for_call
+from .. import kernels
+from .._threads import gram
 from ..network import PARAM_NAMES, LeakyRNN, Trace
 
 __all__ = [
@@ -147,6 +148,17 @@ def column_sums(A: np.ndarray) -> np.ndarray:
     return np.ones(A.shape[0], dtype=A.dtype) @ A
 
 
+def few_columns_gram(A: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """``Aᵀ G`` ``(k, n)`` for a tall ``A`` ``(K, k)`` with a few columns (the inputs, the
+    outputs) and ``G`` ``(K, n)``: compiled where the kernels run, else BLAS."""
+    loops = kernels.recurrence_loops()
+    if loops is None or A.shape[1] > 8 or not (A.dtype == G.dtype == np.float64):
+        return A.T @ G
+    out = np.empty((A.shape[1], G.shape[1]))
+    loops.few_columns_gram(np.ascontiguousarray(A), np.ascontiguousarray(G), out)
+    return out
+
+
 def recurrent_readout(net: LeakyRNN, trace: Trace, current: np.ndarray) -> dict[str, np.ndarray]:
     """Gradients of ``W_rec, W_in, b`` from the credit on each unit's input current.
 
@@ -157,11 +169,9 @@ def recurrent_readout(net: LeakyRNN, trace: Trace, current: np.ndarray) -> dict[
     G = current.reshape(T * B, n)
     out = {}
     if "W_rec" in net.plastic:
-        with blas_threads_for_call(2.0 * T * B * n * n):  # one large product: more threads
-            out["W_rec"] = G.T @ trace.rates[:-1].reshape(T * B, n)
+        out["W_rec"] = gram(G, trace.rates[:-1].reshape(T * B, n))
     if "W_in" in net.plastic:
-        X = trace.inputs.reshape(T * B, net.n_in)  # (Xᵀ G)ᵀ: BLAS's faster form for few inputs
-        out["W_in"] = np.ascontiguousarray((X.T @ G).T)
+        out["W_in"] = np.ascontiguousarray(few_columns_gram(trace.inputs.reshape(T * B, -1), G).T)
     if "b" in net.plastic:
         out["b"] = column_sums(G)
     return out
@@ -173,7 +183,7 @@ def output_readout(net: LeakyRNN, trace: Trace, error: np.ndarray) -> dict[str, 
     E = error.reshape(T * B, k)
     out = {}
     if "W_out" in net.plastic:
-        out["W_out"] = E.T @ trace.rates[1:].reshape(T * B, net.n_rec)
+        out["W_out"] = few_columns_gram(E, trace.rates[1:].reshape(T * B, net.n_rec))
     if "b_out" in net.plastic:
         out["b_out"] = column_sums(E)
     return out

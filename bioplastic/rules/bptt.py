@@ -29,6 +29,7 @@ from typing import ClassVar
 import numpy as np
 
 from .. import _scratch, kernels
+from .._threads import over_ranges, split_ranges
 from ..network import LeakyRNN, Trace
 from .base import Step, leak, output_readout, recurrent_readout, register
 from .online import Sums
@@ -58,7 +59,9 @@ def backward(net: LeakyRNN, trace: Trace, error: np.ndarray, feedback: np.ndarra
         lk_n = np.full(gain.shape[2], lk, net.dtype)
         has_slope = slope is not None
         slope_ = slope if has_slope else gain[:1]  # a placeholder the loop never reads
-        loops.credit_loop(G, gain, slope_, has_slope, np.ascontiguousarray(error), F, W_rec, lk_n)
+        args = (G, gain, slope_, has_slope, np.ascontiguousarray(error), F, W_rec, lk_n)
+        n = G.shape[2]
+        over_ranges(loops.credit_loop, args, split_ranges(G.shape[1], 2.0 * G.size * n))
         return G
     c = error[T - 1] @ F
     if slope is not None:
