@@ -466,7 +466,7 @@ class LeakyRNN:
             F = alloc("drive", (T, B, n), dtype)
             W_rec_T = p["W_rec"].T
             if loops is not None:  # F leaves holding f(u_t), or the gain α f'(u_t)
-                W_in_T, W_rec_T = (np.ascontiguousarray(w.T, dtype) for w in (p["W_in"], p["W_rec"]))
+                W_in_T, W_rec_T = (np.ascontiguousarray(p[k].T, dtype) for k in ("W_in", "W_rec"))
                 args = (xs, W_in_T, F, S, W_rec_T, p["b"], *per_unit, code, derivatives)
                 over_ranges(loops.rate_loop, args, split_ranges(B, 2.0 * T * B * n * n))
             else:
