@@ -13,7 +13,8 @@ idle threads steal the other's cores.  Printed:
    ``M_t = D_t M_{t-1} + M̄_t`` in ``lax.scan`` (Marschall et al. 2020's form).
 3. The online step at n = 32, batch 1 (forward, output error, rule update and an SGD update
    every step), per rule, compiled kernel and numpy path.
-4. BPTT with one and with two BLAS threads (bioplastic picks one below 256 units).
+4. BPTT with one thread, with bioplastic's two threads over the batch's trials (its choice on
+   two cores), and with BLAS's two threads on every product (what it avoids below 256 units).
 5. The compiled kernels' first calls in a fresh process: compiling (an empty numba cache) and
    loading them from numba's on-disk cache (every later process).
 
@@ -218,27 +219,37 @@ def bench_online(rules: list[str], n_trials: int) -> None:
     )
 
 
-def bench_threads(sizes: list[int], repeats: int) -> None:
+def bench_threads(sizes: list[tuple[int, int]], repeats: int) -> None:
     from threadpoolctl import threadpool_limits
 
-    print("\n## BPTT with one and two BLAS threads, batch 32, T = 200")
-    print("| n | 1 thread (ms) | 2 threads (ms) | bioplastic's choice |")
-    print("|---|---|---|---|")
-    for n in sizes:
-        net, x, y = problem(n, 200, 32)
+    from bioplastic import _threads
+
+    print("\n## BPTT, batch 32: one thread, bioplastic's threads over trials, BLAS's threads")
+    print(
+        "| n | T | one thread (ms) | bioplastic's 2 threads over trials (ms) | speed-up |"
+        " BLAS's 2 threads on every product (ms) |"
+    )
+    print("|---|---|---|---|---|---|")
+    _threads._get_controller()
+    default = list(_threads._default)
+    for n, T in sizes:
+        net, x, y = problem(n, T, 32)
         batch = bp.objective.prepare(net, x, y)
         rule = bp.rules.make_rule("bptt", {})
         B = np.ascontiguousarray(net.params["W_out"].T)
         times = []
-        for threads in (1, 2):  # evaluate() itself leaves the threads as they are
-            with threadpool_limits(threads, user_api="blas"):
-                times.append(best_time(lambda: _evaluate(net, batch, rule, B), repeats))
-        choice = (
-            "1 thread per step; the W_rec gradient's product with the library's threads"
-            if n < 256
-            else "the library's default"
+        try:  # evaluate() leaves the BLAS threads as they are; split_ranges reads _default
+            for blas, ours in ((1, 1), (1, 2), (2, 1)):
+                _threads._default[:] = [ours]
+                with threadpool_limits(blas, user_api="blas"):
+                    times.append(best_time(lambda: _evaluate(net, batch, rule, B), repeats))
+        finally:
+            _threads._default[:] = default
+        print(
+            f"| {n} | {T} | {times[0] * 1e3:.2f} | {times[1] * 1e3:.2f} | "
+            f"{times[0] / times[1]:.2f} | {times[2] * 1e3:.2f} |",
+            flush=True,
         )
-        print(f"| {n} | {times[0] * 1e3:.2f} | {times[1] * 1e3:.2f} | {choice} |", flush=True)
 
 
 FIRST_CALLS = """
@@ -302,15 +313,15 @@ def main() -> None:
     if args.quick:
         bench_jax("bptt", [(16, 50, 8)], 3)
         bench_online(["rflo", "rtrl"], 4)
-        bench_threads([32], 3)
+        bench_threads([(32, 50)], 3)
         bench_compile()
     else:
-        bench_jax("bptt", [(4, 200, 32), (32, 200, 32), (128, 500, 32)], 7)
+        bench_jax("bptt", [(4, 200, 32), (32, 200, 32), (64, 200, 32), (128, 500, 32)], 15)
         bench_jax("rtrl", [(32, 200, 1)], 5)
         bench_online(
             ["rflo", "eprop", "snap1", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "tbptt", "bptt"], 50
         )
-        bench_threads([32, 128, 512], 5)
+        bench_threads([(32, 200), (64, 200), (128, 500), (512, 200)], 5)
         bench_compile()
 
 

@@ -109,15 +109,19 @@ def split_ranges(n: int, flops: float, *, least: int = 8) -> list[tuple[int, int
 
 def over_ranges(fn: Callable[..., None], args: tuple, ranges: list[tuple[int, int]]) -> None:
     """Call ``fn(*args, i0, i1)`` for each range, the first in this thread and the others in
-    a pool of threads (``fn`` must release the GIL and write only its own range)."""
+    a pool of threads (``fn`` must release the GIL and write only its own range).  While more
+    than one range runs, BLAS runs one thread, whatever the network's size: its own threads
+    would only compete with these for the cores."""
     if len(ranges) == 1:
         fn(*args, *ranges[0])
         return
-    pool = _thread_pool(len(ranges) - 1)
-    futures = [pool.submit(fn, *args, i0, i1) for i0, i1 in ranges[1:]]
-    fn(*args, *ranges[0])
-    for f in futures:
-        f.result()  # re-raises a thread's error here
+    ctl = _get_controller()
+    with ctl.limit(limits=1, user_api="blas") if ctl is not None else nullcontext():
+        pool = _thread_pool(len(ranges) - 1)
+        futures = [pool.submit(fn, *args, i0, i1) for i0, i1 in ranges[1:]]
+        fn(*args, *ranges[0])
+        for f in futures:
+            f.result()  # re-raises a thread's error here
 
 
 def _gram_rows(G: np.ndarray, R: np.ndarray, out: np.ndarray, i0: int, i1: int) -> None:
