@@ -53,6 +53,7 @@ SMALL = 256  # below this many units, one BLAS thread
 LARGE_CALL = 1e7  # flops of one call from which the library's own thread count pays off
 _controller: list = []
 _default: list = []  # the BLAS libraries' thread count when the controller was built
+_one_thread: list = []  # non-empty while a block holds BLAS at one thread (not thread-local)
 _pool: list = []  # (workers, executor): the time loops' extra threads, started on first use
 
 
@@ -72,10 +73,21 @@ def _get_controller():
 
 @contextmanager
 def blas_threads_for(n_rec: int) -> Iterator[None]:
-    """Within the block, one BLAS thread if ``n_rec < SMALL``; otherwise unchanged."""
-    ctl = _get_controller() if n_rec < SMALL else None
-    with ctl.limit(limits=1, user_api="blas") if ctl is not None else nullcontext():
+    """Within the block, one BLAS thread if ``n_rec < SMALL``; otherwise unchanged.  Nested
+    in another such block it costs nothing."""
+    with _one_blas_thread() if n_rec < SMALL else nullcontext():
         yield
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    ctl = _get_controller() if not _one_thread else None
+    with ctl.limit(limits=1, user_api="blas") if ctl is not None else nullcontext():
+        _one_thread.append(True)
+        try:
+            yield
+        finally:
+            _one_thread.pop()
 
 
 @contextmanager
@@ -84,7 +96,12 @@ def blas_threads_for_call(flops: float) -> Iterator[None]:
     :data:`LARGE_CALL` flops; otherwise unchanged (and nothing is entered)."""
     ctl = _get_controller() if flops >= LARGE_CALL else None
     with ctl.limit(limits=_default[0], user_api="blas") if ctl is not None else nullcontext():
-        yield
+        saved = _one_thread[:]
+        _one_thread.clear()  # BLAS is not held at one thread inside this block
+        try:
+            yield
+        finally:
+            _one_thread[:] = saved
 
 
 def split_ranges(n: int, flops: float, *, least: int = 8) -> list[tuple[int, int]]:
@@ -115,8 +132,7 @@ def over_ranges(fn: Callable[..., None], args: tuple, ranges: list[tuple[int, in
     if len(ranges) == 1:
         fn(*args, *ranges[0])
         return
-    ctl = _get_controller()
-    with ctl.limit(limits=1, user_api="blas") if ctl is not None else nullcontext():
+    with _one_blas_thread():
         pool = _thread_pool(len(ranges) - 1)
         futures = [pool.submit(fn, *args, i0, i1) for i0, i1 in ranges[1:]]
         fn(*args, *ranges[0])

@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from . import _scratch, kernels
-from ._threads import over_ranges, split_ranges
+from ._threads import blas_threads_for, over_ranges, split_ranges
 from ._validate import as_float_array, check_finite, check_shape, one_of
 from .activations import ACTIVATIONS, Activation, get_activation
 from .errors import NonFiniteError
@@ -438,7 +438,7 @@ class LeakyRNN:
         no part of the trace escape.
         """
         alloc = _scratch.empty if scratch else (lambda role, shape, dtype: np.empty(shape, dtype))
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), blas_threads_for(self._n_rec):
             return self._forward(x, h0, derivatives, alloc)
 
     def _compiled_loops(self):

@@ -143,3 +143,40 @@ def test_a_forked_child_gets_its_own_threads(two_threads):
         child.kill()
     assert child.exitcode == 0, "the forked child hung or failed"
     assert queue.get(timeout=5) == want
+
+
+def test_nested_one_thread_blocks_set_the_limit_once(monkeypatch):
+    ctl = _threads._get_controller()
+    entered = []
+    real = ctl.limit
+
+    def spy(**kw):
+        entered.append(kw["limits"])
+        return real(**kw)
+
+    monkeypatch.setattr(ctl, "limit", spy)
+    with _threads.blas_threads_for(32), _threads.blas_threads_for(30):
+        with _threads.blas_threads_for_call(_threads.LARGE_CALL):
+            with _threads.blas_threads_for(8):  # the large call lifted it: set it again
+                assert blas_threads() == 1
+        _threads.over_ranges(lambda i0, i1: None, (), [(0, 8), (8, 16)])
+    assert entered == [1, _threads._default[0], 1]
+    assert not _threads._one_thread
+
+
+def test_every_simulation_of_a_small_network_holds_blas_at_one_thread(monkeypatch):
+    """net.run, the loss and the gradient all simulate inside a one-thread block."""
+    net = bp.LeakyRNN.random(2, 12, 1, tau=2.0, seed=0)
+    inside = []
+    real = bp.LeakyRNN._forward
+
+    def spy(self, *args):
+        inside.append(bool(_threads._one_thread))
+        return real(self, *args)
+
+    monkeypatch.setattr(bp.LeakyRNN, "_forward", spy)
+    x, y = np.zeros((2, 5, 2)), np.zeros((2, 5, 1))
+    net.run(x)
+    bp.loss(net, x, y)
+    bp.gradient(net, x, y)
+    assert inside == [True, True, True]
