@@ -221,6 +221,60 @@ class LeakyRNN:
             dtype=dtype,
         )
 
+    @classmethod
+    def columnar(
+        cls,
+        n_in: int,
+        n_columns: int,
+        column_size: int,
+        n_out: int,
+        *,
+        tau: float | ArrayLike,
+        dt: float = 1.0,
+        g: float = 1.5,
+        activation: str = "tanh",
+        form: str = "rate",
+        seed: int = 0,
+        init: str = "murray",
+        dtype: DTypeLike = np.float64,
+    ) -> LeakyRNN:
+        """A columnar network: ``n_columns`` independent columns of ``column_size`` units.
+
+        Javed, Shah, Sutton & White 2023 (seed 003, section 5, Fig. 1): no connection between
+        columns, so a column's parameters move only its own states and exact RTRL costs
+        O(parameters) per step (:mod:`bioplastic.rules.influence`); every column sees all the
+        inputs and feeds the readout.  ``W_rec`` is block-diagonal, held so by the
+        ``connectivity`` mask ``{"W_rec": blocks}`` through training; unit ``i`` is in column
+        ``i // column_size``.
+
+        Weights as :meth:`random` with ``init="murray"`` or ``"murray_methods"``, except that
+        each column's block of ``W_rec`` is ``g · N(0, 1) / √column_size`` (spectral radius
+        ≈ g per column; a column of one unit has a self-connection of that scale).
+        """
+        for name, v in (("n_columns", n_columns), ("column_size", column_size)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be an int >= 1; got {v!r}")
+        if init not in ("murray", "murray_methods"):
+            raise ValueError(
+                f"a columnar network takes init='murray' or 'murray_methods'; got {init!r} "
+                "(an orthogonal W_rec, init='marschall', has no block-diagonal form)"
+            )
+        n_rec = n_columns * column_size
+        W_in, W_rec, W_out, _ = random_weights(n_in, n_rec, n_out, g=g, seed=seed, init=init)
+        blocks = np.kron(np.eye(n_columns, dtype=bool), np.ones((column_size,) * 2, dtype=bool))
+        W_rec = np.where(blocks, W_rec * np.sqrt(n_rec / column_size), 0.0)
+        return cls(
+            W_in,
+            W_rec,
+            W_out,
+            tau=tau,
+            dt=dt,
+            activation=activation,
+            form=form,
+            connectivity={"W_rec": blocks},
+            dtype=dtype,
+        )
+
     def with_params(self, params: Mapping[str, ArrayLike]) -> LeakyRNN:
         """A copy of this network with some parameters replaced (validated as in ``__init__``)."""
         unknown = set(params) - set(PARAM_NAMES)

@@ -23,6 +23,7 @@ __all__ = [
     "resolve_alpha",
     "is_real_scalar",
     "project",
+    "reach",
 ]
 
 PARAM_NAMES: tuple[str, ...] = ("W_in", "W_rec", "b", "W_out", "b_out")
@@ -207,3 +208,26 @@ def resolve_alpha(
     if v.ndim == 0:
         return float(v), dt
     return readonly(v.copy()), dt
+
+
+def reach(W_rec_mask: ArrayLike, hops: int | None = None) -> np.ndarray:
+    """Which units each unit's incoming parameters can move: ``(unit k, unit i)`` bool.
+
+    ``reach[k, i]`` is True when unit i's state can depend on unit k's parameters (row k of
+    ``W_rec``, ``W_in`` and ``b``): i is k, or i is reached from k along the nonzero entries
+    of the ``W_rec`` mask (``mask[i, l] ≠ 0`` carries l → i), in at most ``hops`` steps
+    (any number if None).  Exact RTRL needs the influence ``∂s_i/∂Θ_k·`` only where this is
+    True (Javed et al. 2023, seed 003, section 5: in a columnar network it is the column, and
+    exact RTRL costs O(parameters) per step); with ``hops = n`` it is SnAp-n's pattern (Menick
+    et al. 2021).  Breadth-first search by :func:`scipy.sparse.csgraph.shortest_path`.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import shortest_path
+
+    mask = np.asarray(W_rec_mask)
+    if mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
+        raise ValueError(f"W_rec_mask must be square (unit, unit); got shape {mask.shape}")
+    if hops is not None and (not isinstance(hops, (int, np.integer)) or hops < 0):
+        raise ValueError(f"hops must be an int >= 0 or None; got {hops!r}")
+    steps = shortest_path(csr_matrix(mask.T != 0), unweighted=True, directed=True)
+    return np.isfinite(steps) if hops is None else steps <= hops

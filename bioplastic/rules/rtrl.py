@@ -15,6 +15,11 @@ Layout: ``influence[b, i, k, j] = ∂s_i/∂Θ_kj`` for trial b, ``(trial, unit,
 not tracked).  Each step is **one batched matmul** ``D_t @ M_{t-1}`` of ``(trial, n, n)`` by
 ``(trial, n, n·m)``, with the leak folded into ``D_t``; the immediate term touches only the
 diagonal blocks ``k = i``.  Cost O(trial · n⁴) time and O(trial · n³) memory per step.
+
+On a structured network (masks that keep parameters from reaching every unit: columnar,
+constructive, sparse; Javed et al. 2023) the influence is carried only where it can be nonzero
+(:mod:`bioplastic.rules.influence`), as groups stacked by shape in one flat array per trial,
+and time and memory scale with that pattern: O(parameters) per step on a columnar network.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 from .._threads import blas_threads_for_call
 from ..network import LeakyRNN
 from .base import Step, leak, register
+from .influence import Blocks, influence_blocks
 from .online import Stepwise, Sums, theta_width
 
 __all__ = ["RTRL", "RTRLState"]
@@ -39,6 +45,16 @@ class RTRLState:
     influence: np.ndarray  # (trial, unit, unit·m): M_t, viewed 4-D by `influence4`
     spare: np.ndarray  # same shape: the next M is written here, then the two swap
     sums: Sums
+    blocks: tuple[Blocks, ...] | None = None  # structured: influence is (trial, Σ sizes)
+
+    def parts(self, M: np.ndarray) -> list[np.ndarray]:
+        """A structured influence's groups, each viewed ``(trial, G, r, u, J)``."""
+        out, start = [], 0
+        for bl in self.blocks:
+            (G, r), u, J = bl.reach.shape, bl.units.shape[1], bl.cols.shape[1]
+            out.append(M[:, start : start + bl.size].reshape(M.shape[0], G, r, u, J))
+            start += bl.size
+        return out
 
     @property
     def influence4(self) -> np.ndarray:
@@ -65,15 +81,23 @@ class RTRL(Stepwise):
 
     def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> RTRLState:
         """Zero influence and zero gradient, for ``n_trials`` trials run side by side."""
-        n = net.n_rec
-        shape = (n_trials, n, n * theta_width(net))
+        n, blocks = net.n_rec, influence_blocks(net)
+        if blocks is None:
+            shape = (n_trials, n, n * theta_width(net))
+        else:
+            shape = (n_trials, sum(bl.size for bl in blocks))
         return RTRLState(
-            np.zeros(shape, dtype=net.dtype), np.empty(shape, dtype=net.dtype), Sums.zeros(net)
+            np.zeros(shape, dtype=net.dtype),
+            np.empty(shape, dtype=net.dtype),
+            Sums.zeros(net),
+            blocks,
         )
 
     def step(self, state: RTRLState, net: LeakyRNN, st: Step) -> RTRLState:
         """Advance ``M_{t-1} → M_t`` and add ``q_t M_t`` (and the readout terms) to the sums."""
         state.sums.add_readout(st)
+        if state.blocks is not None:
+            return _step_blocks(state, net, st)
         B, n, nm = state.influence.shape
         if nm == 0:
             return state
@@ -91,4 +115,30 @@ class RTRL(Stepwise):
 
     def clamp(self, state: RTRLState, forced: np.ndarray) -> None:
         """Teacher forcing: a forced unit's state no longer depends on the parameters."""
-        state.influence[forced] = 0.0
+        if state.blocks is None:
+            state.influence[forced] = 0.0
+            return
+        for bl, M in zip(state.blocks, state.parts(state.influence), strict=True):
+            M[forced[:, bl.reach]] = 0.0
+
+
+def _step_blocks(state: RTRLState, net: LeakyRNN, st: Step) -> RTRLState:
+    """The step on a structured influence, group shape by group shape (module docstring)."""
+    W_rec, lk = net.params["W_rec"], leak(net)
+    theta = state.sums.theta
+    for bl, M, out in zip(
+        state.blocks, state.parts(state.influence), state.parts(state.spare), strict=True
+    ):
+        R, U, J = bl.reach, bl.units, bl.cols
+        B, G, r, u, m = M.shape
+        D = W_rec[R[:, :, None], R[:, None, :]] * st.gain[:, R, None]  # (trial, G, r, r)
+        if st.slope_prev is not None:
+            D *= st.slope_prev[:, R][:, :, None, :]
+        diag = np.arange(r)
+        D[:, :, diag, diag] += lk if np.ndim(lk) == 0 else lk[R]
+        np.matmul(D, M.reshape(B, G, r, u * m), out=out.reshape(B, G, r, u * m))
+        g = np.arange(G)[:, None]
+        out[:, g, bl.local, np.arange(u), :] += st.gain[:, U, None] * st.pre[:, J][:, :, None, :]
+        theta[U[:, :, None], J[:, None, :]] += np.einsum("bgr,bgruj->guj", st.credit[:, R], out)
+    state.influence, state.spare = state.spare, state.influence
+    return state

@@ -2,7 +2,8 @@
 
 :func:`supported` says when: RFLO, e-prop, SnAp-1, RTRL, UORO, KF-RTRL or R-KF-RTRL, the
 rate form with tanh units in float64, SGD or Adam, fixed or symmetric feedback (not
-Kolen–Pollack), no teacher forcing.  :func:`online_update` then does what
+Kolen–Pollack), no teacher forcing; RTRL only with a dense influence (a structured one,
+:mod:`bioplastic.rules.influence`, runs on numpy).  :func:`online_update` then does what
 :func:`bioplastic.training.updates.online_update` does, with the same records, state and
 checkpoints; the two are tested equal.
 """
@@ -17,6 +18,7 @@ from ..kernels import CHUNK, DIAGONAL, FULL, KRONECKER, RANK_ONE, REVERSE_KRONEC
 from ..network import PARAM_NAMES
 from ..optim import Adam, AdamState
 from ..rules.base import Step, theta_blocks
+from ..rules.influence import influence_blocks
 from ..rules.online import Sums, random_signs
 from ..tasks.base import Trials
 from .run import Run
@@ -56,6 +58,7 @@ def supported(run: Run, net) -> bool:
         and not s.teacher_forcing
         and not run.adaptive
         and run.loss in ("mse", "softmax_xent")
+        and not (KINDS[run.rule.name] == FULL and influence_blocks(net) is not None)
     )
 
 

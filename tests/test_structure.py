@@ -1,0 +1,202 @@
+"""Exact RTRL on structure (Javed et al. 2023, seed 003): the reach of each unit's parameters,
+columnar networks, and RTRL carrying the influence only where it can be nonzero — equal to
+BPTT, to dense RTRL, and as small as the pattern."""
+
+import numpy as np
+import pytest
+
+import bioplastic as bp
+from bioplastic.optim import SGD
+from bioplastic.rules import rtrl
+from bioplastic.rules.influence import influence_blocks
+from bioplastic.structure import reach
+from bioplastic.tasks import Add
+
+N_IN, N_OUT = 2, 2
+
+
+def masked_net(mask, *, form="rate", plastic=None, W_in_mask=None, seed=0):
+    """A network on ``mask`` with per-unit α < 1 (weights scaled to a spectral radius ~1)."""
+    rng = np.random.default_rng(seed)
+    n = mask.shape[0]
+    W_rec = rng.standard_normal((n, n)) * mask / np.sqrt(max(mask.sum(axis=1).max(), 1))
+    W_in = rng.standard_normal((n, N_IN))
+    connectivity = {"W_rec": mask}
+    if W_in_mask is not None:
+        W_in, connectivity["W_in"] = W_in * W_in_mask, W_in_mask
+    return bp.LeakyRNN(
+        W_in,
+        W_rec,
+        0.5 * rng.standard_normal((N_OUT, n)),
+        b=0.1 * rng.standard_normal(n),
+        tau=np.linspace(1.5, 6.0, n),
+        form=form,
+        connectivity=connectivity,
+        plastic=plastic,
+    )
+
+
+def columns(n_columns, size):
+    return np.kron(np.eye(n_columns, dtype=bool), np.ones((size, size), dtype=bool))
+
+
+def chain_of_stages(n):
+    """Unit k receives from every earlier unit (a constructive network's wiring)."""
+    return np.tril(np.ones((n, n), dtype=bool))
+
+
+MASKS = {
+    "columnar": columns(3, 4),
+    "one-unit columns": np.eye(8, dtype=bool),
+    "constructive": chain_of_stages(9),
+    "sparse": np.random.default_rng(7).random((10, 10)) < 0.15,
+}
+
+
+# ------------------------------------------------------------------------------- reach
+def test_reach_follows_the_mask_forward():
+    np.testing.assert_array_equal(reach(columns(3, 2)), columns(3, 2))
+    # unit k's parameters move k and every later unit of a chain of stages
+    np.testing.assert_array_equal(reach(chain_of_stages(5)), chain_of_stages(5).T)
+    ring = np.roll(np.eye(5, dtype=bool), 1, axis=0)  # l → l+1 (mod 5)
+    assert reach(ring).all()
+    within_one = reach(ring, hops=1)
+    np.testing.assert_array_equal(within_one, np.eye(5, dtype=bool) | ring.T)
+    np.testing.assert_array_equal(reach(ring, hops=0), np.eye(5, dtype=bool))
+
+
+def test_reach_names_what_it_accepts():
+    with pytest.raises(ValueError, match="square"):
+        reach(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="hops must be an int >= 0 or None"):
+        reach(np.ones((2, 2)), hops=-1)
+
+
+# ------------------------------------------------------------------------------- columnar
+def test_a_columnar_network_is_block_diagonal_and_stays_so():
+    net = bp.LeakyRNN.columnar(N_IN, 4, 3, N_OUT, tau=3.0, seed=2)
+    np.testing.assert_array_equal(net.connectivity["W_rec"], columns(4, 3))
+    assert np.all(net.params["W_rec"][~columns(4, 3)] == 0)
+    assert np.all(net.params["W_rec"][columns(4, 3)] != 0)
+    x = np.random.default_rng(0).standard_normal((2, 6, N_IN))
+    g = bp.gradient(net, x, np.zeros((2, 6, N_OUT)))
+    assert np.all(g["W_rec"][~columns(4, 3)] == 0)
+
+
+def test_the_columnar_constructor_names_what_it_accepts():
+    with pytest.raises(ValueError, match="n_columns must be an int >= 1"):
+        bp.LeakyRNN.columnar(1, 0, 3, 1, tau=2.0)
+    with pytest.raises(ValueError, match="column_size must be an int >= 1"):
+        bp.LeakyRNN.columnar(1, 2, 1.5, 1, tau=2.0)
+    with pytest.raises(ValueError, match="init='murray' or 'murray_methods'"):
+        bp.LeakyRNN.columnar(1, 2, 3, 1, tau=2.0, init="marschall")
+
+
+# ------------------------------------------------------------------------------- exactness
+@pytest.mark.parametrize("form", ["rate", "current"])
+@pytest.mark.parametrize("structure", sorted(MASKS))
+def test_structured_rtrl_equals_bptt(form, structure):
+    net = masked_net(MASKS[structure], form=form)
+    assert influence_blocks(net) is not None
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((3, 14, N_IN)), rng.standard_normal((3, 14, N_OUT))
+    exact = bp.gradient(net, x, y, rule="bptt")
+    ours = bp.gradient(net, x, y, rule="rtrl")
+    for k in exact:
+        np.testing.assert_allclose(ours[k], exact[k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize(
+    "plastic, W_in_mask",
+    [
+        (("W_in", "b", "W_out", "b_out"), None),  # W_rec frozen
+        (("W_rec", "W_out"), None),  # neither W_in nor b learns
+        (None, np.eye(9, N_IN, dtype=bool)),  # each input reaches one unit
+    ],
+)
+def test_structured_rtrl_equals_bptt_with_frozen_and_masked_blocks(plastic, W_in_mask):
+    net = masked_net(chain_of_stages(9), plastic=plastic, W_in_mask=W_in_mask, form="current")
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((2, 12, N_IN)), rng.standard_normal((2, 12, N_OUT))
+    exact, ours = bp.gradient(net, x, y, rule="bptt"), bp.gradient(net, x, y, rule="rtrl")
+    for k in exact:
+        np.testing.assert_allclose(ours[k], exact[k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def test_the_influence_is_as_large_as_the_pattern():
+    """Columns of one unit: one influence entry per parameter of Θ, O(n) rather than O(n³)."""
+    n, B = 40, 3
+    net = bp.LeakyRNN.columnar(N_IN, n, 1, N_OUT, tau=2.0, seed=0)
+    state = rtrl.RTRL().init(net, B, np.random.default_rng(0))
+    assert state.influence.shape == (B, n * (1 + N_IN + 1))
+    four = bp.LeakyRNN.columnar(N_IN, 10, 4, N_OUT, tau=2.0, seed=0)
+    state = rtrl.RTRL().init(four, B, np.random.default_rng(0))
+    assert state.influence.shape == (B, 10 * 4 * 4 * (4 + N_IN + 1))
+    dense = bp.LeakyRNN.random(N_IN, 5, N_OUT, tau=2.0)
+    assert rtrl.RTRL().init(dense, B, np.random.default_rng(0)).influence.shape == (B, 5, 5 * 8)
+
+
+def dense_layout(monkeypatch):
+    """Run RTRL with the dense influence whatever the structure (the reference)."""
+    monkeypatch.setattr(rtrl, "influence_blocks", lambda net: None)
+
+
+def test_online_training_on_structure_equals_the_dense_influence(monkeypatch):
+    """Streamed online RTRL on a columnar network: the structured and the dense influence
+    learn the same weights (the structured one runs on numpy, the dense one compiled)."""
+    net = bp.LeakyRNN.columnar(2, 3, 3, 2, tau=2.0, seed=1, g=1.0)
+    stream = Add(t1=2, t2=3, hold=2, chunk=30, test_steps=60, test_warmup=10)
+    kw = dict(update="online", update_every=2, optimizer=SGD(lr=1e-2), n_trials=4, seed=0)
+    structured = bp.train(net, stream, "rtrl", **kw)
+    dense_layout(monkeypatch)
+    dense = bp.train(net, stream, "rtrl", **kw)
+    for k in ("W_rec", "W_in", "b", "W_out"):
+        np.testing.assert_allclose(structured[k].values, dense[k].values, rtol=1e-10, atol=1e-12)
+    assert not np.allclose(structured.W_rec.values, net.params["W_rec"])  # it learned
+
+
+def test_teacher_forcing_clamps_the_structured_influence(monkeypatch):
+    """Williams & Zipser's teacher forcing zeroes a forced unit's influence: the same in both
+    layouts, on a network of two columns whose first unit is the output."""
+    rng = np.random.default_rng(0)
+    mask = columns(2, 3)
+    W_out = np.zeros((1, 6))
+    W_out[0, 0] = 1.0
+    net = bp.LeakyRNN(
+        0.5 * rng.standard_normal((6, 1)),
+        rng.standard_normal((6, 6)) * mask / np.sqrt(3),
+        W_out,
+        alpha=1.0,
+        connectivity={"W_rec": mask},
+        plastic=("W_in", "W_rec", "b"),
+    )
+    task = bp.tasks.PeriodicOutput(period=10, tau=1, dt=1)
+    kw = dict(teacher_forcing=True, update="online", optimizer=SGD(lr=0.05), n_trials=3, seed=0)
+    structured = bp.train(net, task, "rtrl", **kw)
+    dense_layout(monkeypatch)
+    dense = bp.train(net, task, "rtrl", **kw)
+    np.testing.assert_allclose(structured.W_rec.values, dense.W_rec.values, rtol=1e-10, atol=1e-12)
+
+
+def test_a_structured_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """The structured influence is one array per trial: checkpointed, resumed, continued."""
+    net = bp.LeakyRNN.columnar(2, 3, 2, 2, tau=2.0, seed=3, g=1.0)
+    stream = Add(t1=2, t2=3, hold=2, chunk=30, test_steps=60, test_warmup=10)
+    kw = dict(update="online", update_every=3, optimizer=SGD(lr=1e-2), n_trials=6, eval_every=2)
+    whole = bp.train(net, stream, "rtrl", seed=1, **kw)
+    calls = {"n": 0}
+    real = bp.tasks.Stream.next
+
+    def interrupting(self, n_steps=None):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(self, n_steps)
+
+    monkeypatch.setattr(bp.tasks.Stream, "next", interrupting)
+    part = bp.train(net, stream, "rtrl", seed=1, out=tmp_path / "run.nc", **kw)
+    assert part.attrs["status"] == "interrupted"
+    monkeypatch.setattr(bp.tasks.Stream, "next", real)
+    resumed = bp.resume(tmp_path / "run.nc")
+    for k in ("W_rec", "W_in", "b", "W_out", "eval_loss"):
+        np.testing.assert_allclose(resumed[k].values, whole[k].values, rtol=1e-12, err_msg=k)
