@@ -21,6 +21,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
         ("bench_train.py", "| rflo |"),
         ("bench_brian2.py", "| dt/τ | discrete model"),
         ("bench_peers.py", "## The online step"),
+        ("bench_structure.py", "## columnar RTRL"),
     ],
 )
 def test_benchmark_runs_quick(script, expect):
