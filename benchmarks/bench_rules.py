@@ -29,7 +29,7 @@ from bioplastic.rules import RULES
 from bioplastic.rules.base import direct_credit, steps
 from bioplastic.rules.feedback import feedback_matrix
 
-OPTIONS = {"tbptt": {"truncation": 10}}
+OPTIONS = {"tbptt": {"truncation": 10}, "snap": {"n": 2}}
 N_IN = N_OUT = 2
 
 

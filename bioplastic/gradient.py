@@ -49,7 +49,8 @@ def gradient(
     rule:
         A temporal-credit method, a name in ``bioplastic.RULES``: exact ``"bptt"``, ``"rtrl"``;
         truncated ``"tbptt"`` (needs ``truncation=k``); local ``"rflo"``, ``"eprop"``,
-        ``"snap1"``; stochastic ``"uoro"``, ``"kf_rtrl"``, ``"rkf_rtrl"``.
+        ``"snap1"``, ``"snap"`` (SnAp-n: needs ``n=``); stochastic ``"uoro"``, ``"kf_rtrl"``,
+        ``"rkf_rtrl"``.
     feedback:
         The spatial feedback: ``"symmetric"`` (``W_outᵀ``), ``"random"``, ``"adaptive"`` (the
         random start of a Kolen–Pollack ``B``), or an array ``(n_rec, n_out)``.  None takes the

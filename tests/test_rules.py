@@ -14,7 +14,7 @@ from bioplastic.objective import output_error, prepare
 from bioplastic.rules import RULES, make_rule, run_online
 from bioplastic.rules.feedback import feedback_matrix
 
-OPTIONS = {"tbptt": {"truncation": 3}}
+OPTIONS = {"tbptt": {"truncation": 3}, "snap": {"n": 2}}
 ALL_RULES = sorted(RULES)
 STOCHASTIC = ("uoro", "kf_rtrl", "rkf_rtrl")
 LOCAL = ("rflo", "eprop")
@@ -48,6 +48,7 @@ def test_every_rule_is_registered_and_cites_its_paper():
         "tbptt",
         "rflo",
         "eprop",
+        "snap",
         "snap1",
         "uoro",
         "kf_rtrl",
@@ -59,6 +60,7 @@ def test_every_rule_is_registered_and_cites_its_paper():
         "tbptt": "1990",
         "rflo": "2019",
         "eprop": "2020",
+        "snap": "2021",
         "snap1": "2021",
         "uoro": "2018",
         "kf_rtrl": "2018",

@@ -200,3 +200,39 @@ def test_a_structured_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     resumed = bp.resume(tmp_path / "run.nc")
     for k in ("W_rec", "W_in", "b", "W_out", "eval_loss"):
         np.testing.assert_allclose(resumed[k].values, whole[k].values, rtol=1e-12, err_msg=k)
+
+
+# ------------------------------------------------------------------------------- SnAp-n
+def chain(n):
+    """Unit l feeds unit l + 1 only (and itself): the longest path has n - 1 steps."""
+    return np.eye(n, dtype=bool) | np.eye(n, k=-1, dtype=bool)
+
+
+@pytest.mark.parametrize("form", ["rate", "current"])
+def test_snap_n_is_snap1_at_one_step_and_rtrl_once_it_reaches_everything(form):
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((3, 10, N_IN)), rng.standard_normal((3, 10, N_OUT))
+    dense = masked_net(np.ones((6, 6), dtype=bool), form=form)
+    for k, g in bp.gradient(dense, x, y, rule="snap", n=1).items():
+        np.testing.assert_allclose(g, bp.gradient(dense, x, y, rule="snap1")[k], rtol=1e-12)
+    exact = bp.gradient(dense, x, y, rule="rtrl")
+    for k, g in bp.gradient(dense, x, y, rule="snap", n=2).items():  # one step reaches all
+        np.testing.assert_allclose(g, exact[k], rtol=1e-10, atol=1e-12, err_msg=k)
+    net = masked_net(chain(7), form=form)
+    exact = bp.gradient(net, x, y, rule="rtrl")
+    errors = []
+    for n in (1, 2, 4, 6, 7, 9):
+        g = bp.gradient(net, x, y, rule="snap", n=n)
+        errors.append(max(np.abs(g[k] - exact[k]).max() for k in exact))
+    assert errors[4] <= 1e-12 and errors[5] <= 1e-12  # n ≥ longest path + 1 = 7: exact
+    assert all(e > 1e-8 for e in errors[:4])  # shorter: biased
+    assert errors[0] > errors[1] > errors[2] > errors[3]
+
+
+def test_snap_n_names_what_it_accepts():
+    net = masked_net(chain(3))
+    x = np.zeros((1, 3, N_IN))
+    with pytest.raises(ValueError, match=r"n must be an int >= 1"):
+        bp.gradient(net, x, np.zeros((1, 3, N_OUT)), rule="snap", n=0)
+    with pytest.raises(TypeError, match=r"rule 'snap' needs option\(s\) \['n'\]"):
+        bp.gradient(net, x, np.zeros((1, 3, N_OUT)), rule="snap")

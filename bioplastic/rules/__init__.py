@@ -6,7 +6,7 @@ is one file: a frozen dataclass (its fields are its options) with ``name``,
 decorated with :func:`register` and imported here.
 """
 
-from . import bptt, eprop, kf_rtrl, rflo, rkf_rtrl, rtrl, snap1, tbptt, uoro  # noqa: F401
+from . import bptt, eprop, kf_rtrl, rflo, rkf_rtrl, rtrl, snap, snap1, tbptt, uoro  # noqa: F401
 from .base import RULES, Step, make_rule, register
 from .bptt import BPTT
 from .eprop import EProp
@@ -16,6 +16,7 @@ from .online import run_online
 from .rflo import RFLO
 from .rkf_rtrl import RKFRTRL
 from .rtrl import RTRL, RTRLState
+from .snap import SnAp
 from .snap1 import SnAp1
 from .tbptt import TBPTT
 from .uoro import UORO
@@ -35,6 +36,7 @@ __all__ = [
     "TBPTT",
     "RFLO",
     "EProp",
+    "SnAp",
     "SnAp1",
     "UORO",
     "KFRTRL",

@@ -16,6 +16,10 @@ depend on ``Θ_g``, so RTRL's recursion restricted to the group,
 
 is exact (Marschall et al. 2020, eqs. 3-5, with the zero rows left out).  Groups of one shape
 ``(|R_g|, |U_g|, |J_g|)`` are stacked, so a step is one batched matmul per shape.
+
+Cut ``R_g`` down to the units within ``k`` steps and the same recursion is SnAp-(k+1) (Menick
+et al. 2021, eq. 3: the influence masked to the entries a parameter reaches within n steps):
+one implementation serves both (:mod:`bioplastic.rules.snap`).
 """
 
 from __future__ import annotations
@@ -61,14 +65,18 @@ def _row_columns(net: LeakyRNN) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def influence_blocks(net: LeakyRNN) -> tuple[Blocks, ...] | None:
-    """The groups of ``net``'s influence, stacked by shape; None where the influence is dense
-    (every plastic parameter reaches every unit and no column is masked: plain RTRL)."""
+def influence_blocks(net: LeakyRNN, hops: int | None = None) -> tuple[Blocks, ...] | None:
+    """The groups of ``net``'s influence, stacked by shape.
+
+    With ``hops=None`` the exact pattern, and None where it is dense (every plastic parameter
+    reaches every unit and no column is masked: plain RTRL's layout).  With ``hops = k`` the
+    units within k steps only (:func:`bioplastic.structure.reach`): SnAp-(k+1)'s pattern.
+    """
     cols = _row_columns(net)
     mask = net.connectivity.get("W_rec")
-    R = reach(np.ones((net.n_rec, net.n_rec)) if mask is None else mask)
+    R = reach(np.ones((net.n_rec, net.n_rec)) if mask is None else mask, hops)
     rows = np.flatnonzero(cols.any(axis=1))
-    if cols.all() and R.all():
+    if hops is None and cols.all() and R.all():
         return None
     groups: dict[bytes, list[int]] = {}
     for k in rows:

@@ -35,7 +35,7 @@ from .base import Step, leak, register
 from .influence import Blocks, influence_blocks
 from .online import Stepwise, Sums, theta_width
 
-__all__ = ["RTRL", "RTRLState"]
+__all__ = ["RTRL", "RTRLState", "initial_state", "step_blocks"]
 
 
 @dataclass
@@ -81,23 +81,13 @@ class RTRL(Stepwise):
 
     def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> RTRLState:
         """Zero influence and zero gradient, for ``n_trials`` trials run side by side."""
-        n, blocks = net.n_rec, influence_blocks(net)
-        if blocks is None:
-            shape = (n_trials, n, n * theta_width(net))
-        else:
-            shape = (n_trials, sum(bl.size for bl in blocks))
-        return RTRLState(
-            np.zeros(shape, dtype=net.dtype),
-            np.empty(shape, dtype=net.dtype),
-            Sums.zeros(net),
-            blocks,
-        )
+        return initial_state(net, n_trials, influence_blocks(net))
 
     def step(self, state: RTRLState, net: LeakyRNN, st: Step) -> RTRLState:
         """Advance ``M_{t-1} → M_t`` and add ``q_t M_t`` (and the readout terms) to the sums."""
         state.sums.add_readout(st)
         if state.blocks is not None:
-            return _step_blocks(state, net, st)
+            return step_blocks(state, net, st)
         B, n, nm = state.influence.shape
         if nm == 0:
             return state
@@ -122,7 +112,19 @@ class RTRL(Stepwise):
             M[forced[:, bl.reach]] = 0.0
 
 
-def _step_blocks(state: RTRLState, net: LeakyRNN, st: Step) -> RTRLState:
+def initial_state(net: LeakyRNN, n_trials: int, blocks: tuple[Blocks, ...] | None) -> RTRLState:
+    """Zero influence, dense ``(trial, unit, unit·m)`` or on ``blocks`` ``(trial, Σ sizes)``."""
+    n = net.n_rec
+    if blocks is None:
+        shape = (n_trials, n, n * theta_width(net))
+    else:
+        shape = (n_trials, sum(bl.size for bl in blocks))
+    return RTRLState(
+        np.zeros(shape, dtype=net.dtype), np.empty(shape, dtype=net.dtype), Sums.zeros(net), blocks
+    )
+
+
+def step_blocks(state: RTRLState, net: LeakyRNN, st: Step) -> RTRLState:
     """The step on a structured influence, group shape by group shape (module docstring)."""
     W_rec, lk = net.params["W_rec"], leak(net)
     theta = state.sums.theta

@@ -134,7 +134,7 @@ def check_teacher_forcing(net: LeakyRNN, rule: Any) -> list[int]:
     if not hasattr(rule, "clamp"):
         raise ValueError(
             f"rule {rule.name!r} has no teacher forcing; use a past-facing rule "
-            "('rtrl', 'rflo', 'eprop', 'snap1', 'uoro', 'kf_rtrl', 'rkf_rtrl')"
+            "('rtrl', 'rflo', 'eprop', 'snap', 'snap1', 'uoro', 'kf_rtrl', 'rkf_rtrl')"
         )
     return [int(np.argmax(row)) for row in W]
 
