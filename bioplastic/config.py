@@ -2,7 +2,8 @@
 
 A preset has five tables::
 
-    [network]    n_rec, tau, dt, g, activation, form, exc_fraction, init, plastic
+    [network]    n_rec, tau, dt, g, activation, form, exc_fraction, init, plastic,
+                 column_size (a columnar network: n_rec / column_size independent columns)
     [task]       name, then the task's own parameters (e.g. period for "periodic")
     [rule]       name, feedback, options
     [optimizer]  name ("sgd" or "adam"), lr (a number or a table per parameter), clip_norm, ...
@@ -50,6 +51,7 @@ class NetworkConfig:
     exc_fraction: float | None = None
     init: str = "murray"
     plastic: list[str] = field(default_factory=lambda: list(PARAM_NAMES))
+    column_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -264,25 +266,35 @@ def build(preset: Preset, *, dry_run: bool = False):
     except (TypeError, ValueError) as exc:
         raise ValueError(f"[optimizer] {exc}") from exc
     try:
-        net = LeakyRNN.random(
-            task.n_in,
-            n.n_rec,
-            task.n_out,
+        common = dict(
             tau=n.tau,
             dt=n.dt,
             g=n.g,
             activation=n.activation,
             form=n.form,
             seed=preset.training.seed,
-            exc_fraction=n.exc_fraction,
             init=n.init,
         )
+        if n.column_size is None:
+            net = LeakyRNN.random(
+                task.n_in, n.n_rec, task.n_out, exc_fraction=n.exc_fraction, **common
+            )
+        else:
+            if n.exc_fraction is not None or n.n_rec % n.column_size:
+                raise ValueError(
+                    f"a columnar network (column_size = {n.column_size}) needs n_rec a multiple "
+                    f"of column_size (got n_rec = {n.n_rec}) and no exc_fraction"
+                )
+            net = LeakyRNN.columnar(
+                task.n_in, n.n_rec // n.column_size, n.column_size, task.n_out, **common
+            )
         net = LeakyRNN(
             **net.params,
             alpha=net.alpha,
             dt=n.dt,
             activation=n.activation,
             form=n.form,
+            connectivity=net.connectivity,
             dale=net.dale,
             plastic=n.plastic,
         )

@@ -13,6 +13,7 @@
 | ``add`` | :class:`Add` (stream) | Pitis 2016; Marschall et al. 2020 |
 | ``mimic`` | :class:`Mimic` (stream) | Marschall et al. 2020 |
 | ``copy`` | :class:`Copy` (stream) | delayed recall |
+| ``trace_patterning`` | :class:`TracePatterning` (stream) | Rafiee et al. 2023; Javed et al. 2023 |
 | ``neurogym`` | :func:`from_neurogym` | any NeuroGym environment (optional) |
 """
 
@@ -23,6 +24,7 @@ from .periodic import PeriodicOutput, periodic_target
 from .sequence import ReachSequence, Syllables, syllable_velocity
 from .streams import Add, Copy, Mimic, Stream
 from .timing import IntervalMatching, ReadySetGo, gaussian_bump
+from .trace_patterning import TracePatterning
 
 TASKS: dict[str, type] = {
     cls.name: cls
@@ -38,6 +40,7 @@ TASKS: dict[str, type] = {
         Add,
         Mimic,
         Copy,
+        TracePatterning,
         NeuroGymTask,
     )
 }
@@ -50,6 +53,7 @@ __all__ = [
     "Add",
     "Mimic",
     "Copy",
+    "TracePatterning",
     "Stream",
     "NeuroGymTask",
     "from_neurogym",
