@@ -111,10 +111,13 @@ def test_a_columnar_network_learns_online_on_the_stream_with_rtrl():
 
 
 def test_the_preset_builds_a_columnar_network():
+    from pathlib import Path
+
     from bioplastic import config
 
-    net, task, _ = config.build(config.load_preset("models/trace_patterning.toml"))
+    preset = Path(__file__).resolve().parent.parent / "models" / "trace_patterning.toml"
+    net, task, _ = config.build(config.load_preset(preset))
     assert task.name == "trace_patterning" and net.n_in == 12
     np.testing.assert_array_equal(net.connectivity["W_rec"], np.eye(32, dtype=bool))
     with pytest.raises(ValueError, match=r"\[network\] a columnar network .* multiple"):
-        config.build(config.load_preset("models/trace_patterning.toml", ["network.column_size=5"]))
+        config.build(config.load_preset(preset, ["network.column_size=5"]))
