@@ -102,6 +102,7 @@ class TracePatterning(Continuing):
 
     n_in = property(lambda self: self.n_cs + 1 + self.n_distractors)
     n_out = property(lambda self: 1)
+    cumulant_index = property(lambda self: self.n_cs, doc="The US's input: TD(λ)'s cumulant.")
 
     @property
     def patterns(self) -> np.ndarray:

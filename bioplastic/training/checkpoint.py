@@ -63,6 +63,9 @@ def restore(ds: xr.Dataset) -> tuple[Run, RunState]:
             state.h = ds["stream_h"].values.copy()
             state.rule_state = run.rule.init(net, settings.batch_size, rngs["rule"])
             unpack_rule_state(state.rule_state, ds, json.loads(ds.attrs["rule_state"]))
+        if "td_prev" in ds.attrs:
+            z = {k: ds[f"td_z_{k}"].values.copy() for k in PARAM_NAMES}
+            state.td = {"z": z, "prev": json.loads(ds.attrs["td_prev"])}
     return run, state
 
 

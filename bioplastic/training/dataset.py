@@ -69,6 +69,10 @@ def to_dataset(run: Run, state: RunState, initial_eval, final_eval) -> xr.Datase
             attrs["rule_state"] = json.dumps(kinds)
             for name, arr in arrays.items():
                 data[name] = (tuple(f"{name}_d{i}" for i in range(arr.ndim)), arr)
+        if state.td is not None:  # TD(λ): the eligibility traces and the last prediction
+            attrs["td_prev"] = json.dumps(state.td["prev"])
+            for k, z in state.td["z"].items():
+                data[f"td_z_{k}"] = (tuple(f"td_z_{k}_d{i}" for i in range(z.ndim)), z.copy())
     ev, w = run.eval_trials, run.window
     coords = {
         "trial": (

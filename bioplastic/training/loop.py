@@ -68,6 +68,7 @@ def train(
     teacher_forcing: bool = False,
     loss: str | None = None,
     mean_over_time: bool = False,
+    td: Mapping[str, float] | None = None,
     seed: int = 0,
     progress: bool | None = None,
     out: str | os.PathLike | None = None,
@@ -128,6 +129,12 @@ def train(
         gradient of the loss averaged over time, as in Murray 2019's code (whose learning
         rates then carry over unchanged across trial lengths).  The recorded losses are
         unaffected.
+    td:
+        ``{"gamma": γ, "lambda": λ}``: learn online by TD(λ) to predict the discounted return
+        of the task's cumulant (a stream with ``cumulant_index``, e.g. trace patterning), the
+        rule supplying the gradient of the prediction (:mod:`bioplastic.training.td`).  One
+        stream, one output, ``update="online"``, ``update_every=1``.  The recorded losses are
+        the squared error against the true return.
     seed:
         Seeds everything random in the run.
     progress:
@@ -179,6 +186,7 @@ def train(
         checkpoint_every=checkpoint_every,
         loss=loss,
         mean_over_time=mean_over_time,
+        td=None if td is None else dict(td),
         seed=seed,
     )
     run = Run(net, task, settings, optimizer, config or {})

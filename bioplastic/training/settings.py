@@ -47,6 +47,7 @@ class TrainingConfig:
     checkpoint_every: int | None = None
     loss: str | None = None
     mean_over_time: bool = False
+    td: dict[str, float] | None = None
     seed: int = 0
 
     @property
@@ -129,6 +130,8 @@ def validate(settings: Settings, net: LeakyRNN, task: Any) -> None:
             )
         if s.teacher_forcing:
             raise ValueError("teacher_forcing is for trial-based tasks, not continuing streams")
+    if s.td is not None:
+        _check_td_run(s, net, task)
     get_objective(objective_of(s, task))
     stuck = (
         task.n_in == 0
@@ -147,3 +150,26 @@ def validate(settings: Settings, net: LeakyRNN, task: Any) -> None:
 def objective_of(settings: Settings, task: Any) -> str:
     """The objective's name: the settings', else the task's (``task.loss``), else ``"mse"``."""
     return settings.loss if settings.loss is not None else getattr(task, "loss", "mse")
+
+
+def _check_td_run(s: Settings, net: LeakyRNN, task: Any) -> None:
+    """TD(λ) (:mod:`bioplastic.training.td`) learns one stream's prediction, every step."""
+    from .td import check_td
+
+    check_td(s.td)
+    if getattr(task, "cumulant_index", None) is None:
+        raise ValueError(
+            f"td needs a task with a cumulant to predict (task.cumulant_index, e.g. "
+            f"trace_patterning's US); the {task.name!r} task has none"
+        )
+    wrong = {
+        "update": (s.update, "online"),
+        "update_every": (s.update_every, 1),
+        "batch_size": (s.batch_size, 1),
+        "network outputs": (net.n_out, 1),
+    }
+    for what, (got, want) in wrong.items():
+        if got != want:
+            raise ValueError(f"td learns one prediction online: {what} must be {want}; got {got}")
+    if s.teacher_forcing or s.align_with is not None or s.mean_over_time:
+        raise ValueError("td does not combine with teacher_forcing, align_with or mean_over_time")

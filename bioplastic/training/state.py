@@ -31,6 +31,7 @@ class RunState:
     stream: Any = None
     h: np.ndarray | None = None
     rule_state: Any = None
+    td: dict | None = None  # TD(λ): {"z": eligibility traces per parameter, "prev": ŷ_{t-1}}
     committed: dict | None = None  # the state after the last completed update
 
     def commit(self) -> None:
@@ -46,6 +47,7 @@ class RunState:
             "h": None if self.h is None else self.h.copy(),
             # the rule's generator is shared with the run: keep it out of the copy
             "rule_state": copy.deepcopy(self.rule_state, memo={id(rng): rng}),
+            "td": copy.deepcopy(self.td),
             "lengths": self.history.lengths(),
         }
 
@@ -60,4 +62,5 @@ class RunState:
         rng = self.rngs["rule"]
         self.h = c["h"]
         self.rule_state = copy.deepcopy(c["rule_state"], memo={id(rng): rng})
+        self.td = copy.deepcopy(c["td"])
         self.history.truncate(*c["lengths"])

@@ -28,6 +28,7 @@ from ..tasks.base import Trials
 from . import fused
 from .run import Run
 from .state import RunState
+from .td import td_update
 
 __all__ = ["update", "trial_update", "online_update", "apply", "compare"]
 
@@ -41,6 +42,8 @@ def update(run: Run, state: RunState) -> float:
         trials = run.task.sample(s.seen(state.done + 1) - s.seen(state.done), state.rngs["task"])
     if s.update == "trial" and not s.teacher_forcing:
         return trial_update(run, state, trials)
+    if s.td is not None:
+        return td_update(run, state, trials)
     if fused.supported(run, state.net):
         return fused.online_update(run, state, trials)
     return online_update(run, state, trials)
