@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 
 import numpy as np
@@ -95,7 +95,10 @@ def blas_threads_for_call(flops: float) -> Iterator[None]:
     """Within the block, the library's own BLAS thread count if one call does at least
     :data:`LARGE_CALL` flops; otherwise unchanged (and nothing is entered)."""
     ctl = _get_controller() if flops >= LARGE_CALL else None
-    with ctl.limit(limits=_default[0], user_api="blas") if ctl is not None else nullcontext():
+    if ctl is None:
+        yield
+        return
+    with ctl.limit(limits=_default[0], user_api="blas"):
         saved = _one_thread[:]
         _one_thread.clear()  # BLAS is not held at one thread inside this block
         try:
@@ -135,7 +138,10 @@ def over_ranges(fn: Callable[..., None], args: tuple, ranges: list[tuple[int, in
     with _one_blas_thread():
         pool = _thread_pool(len(ranges) - 1)
         futures = [pool.submit(fn, *args, i0, i1) for i0, i1 in ranges[1:]]
-        fn(*args, *ranges[0])
+        try:
+            fn(*args, *ranges[0])
+        finally:  # never return while a thread still writes into the caller's arrays
+            wait(futures)
         for f in futures:
             f.result()  # re-raises a thread's error here
 

@@ -280,6 +280,9 @@ def build(preset: Preset, *, dry_run: bool = False):
                 task.n_in, n.n_rec, task.n_out, exc_fraction=n.exc_fraction, **common
             )
         else:
+            size = n.column_size
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"column_size must be an int >= 1; got {size!r}")
             if n.exc_fraction is not None or n.n_rec % n.column_size:
                 raise ValueError(
                     f"a columnar network (column_size = {n.column_size}) needs n_rec a multiple "

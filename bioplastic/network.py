@@ -516,7 +516,7 @@ class LeakyRNN:
         if loops is not None:
             per_unit = (np.full(n, a, dtype), np.full(n, lk, dtype))  # α, 1-α: (n,) each
         if self._form == "rate":
-            # F[t] holds the input drive W_in x_t + b, then u_t, then f(u_t)
+            # F[t]: the input drive, then u_t, then f(u_t) or the gain (compiled: all in the loop)
             F = alloc("drive", (T, B, n), dtype)
             W_rec_T = p["W_rec"].T
             if loops is not None:  # F leaves holding f(u_t), or the gain α f'(u_t)

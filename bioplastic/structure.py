@@ -227,7 +227,8 @@ def reach(W_rec_mask: ArrayLike, hops: int | None = None) -> np.ndarray:
     mask = np.asarray(W_rec_mask)
     if mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
         raise ValueError(f"W_rec_mask must be square (unit, unit); got shape {mask.shape}")
-    if hops is not None and (not isinstance(hops, (int, np.integer)) or hops < 0):
+    bad = not isinstance(hops, (int, np.integer)) or isinstance(hops, bool) or hops < 0
+    if hops is not None and bad:
         raise ValueError(f"hops must be an int >= 0 or None; got {hops!r}")
     steps = shortest_path(csr_matrix(mask.T != 0), unweighted=True, directed=True)
     return np.isfinite(steps) if hops is None else steps <= hops

@@ -25,9 +25,10 @@ def test_td_on_fixed_features_is_linear_td_lambda(gamma, lam):
     """Hand-written: δ_{t-1} = c_t + γ ŷ_t − ŷ_{t-1}; w += η δ_{t-1} z_{t-1}; z_t = γλ z_{t-1} +
     φ_t, with φ_t = [h_t, 1]; over three chunks of the stream."""
     net, lr = readout_only(), 0.05
+    task = TracePatterning(chunk=150, test_steps=300, test_warmup=100, gamma=gamma)
     ds = bp.train(
         net,
-        TASK,
+        task,
         "rtrl",
         optimizer=SGD(lr=lr),
         n_trials=3,
@@ -35,7 +36,7 @@ def test_td_on_fixed_features_is_linear_td_lambda(gamma, lam):
         td={"gamma": gamma, "lambda": lam},
         **KW,
     )
-    stream = TASK.stream(1, bp.training.settings.streams(KW["seed"])["task"])
+    stream = task.stream(1, bp.training.settings.streams(KW["seed"])["task"])
     x = np.concatenate([stream.next().x for _ in range(3)], axis=1)
     h = net.run(x).states[0]  # the features never change
     phi = np.concatenate([h, np.ones((len(h), 1))], axis=1)
@@ -135,3 +136,9 @@ def test_td_needs_a_cumulant():
     net = bp.LeakyRNN.random(2, 4, 2, tau=2.0)
     with pytest.raises(ValueError, match="td needs a task with a cumulant"):
         bp.train(net, task, "rtrl", n_trials=1, td={"gamma": 0.9, "lambda": 0.5}, **KW)
+
+
+def test_td_gamma_must_be_the_tasks():
+    net = bp.LeakyRNN.columnar(TASK.n_in, 2, 1, 1, tau=3.0)
+    with pytest.raises(ValueError, match=r"td.gamma \(0.5\) differs from the task's gamma"):
+        bp.train(net, TASK, "rtrl", n_trials=1, td={"gamma": 0.5, "lambda": 0.5}, **KW)

@@ -4,6 +4,7 @@ batch's trials split over bioplastic's own threads in the time loops, bitwise as
 
 import multiprocessing
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -180,3 +181,17 @@ def test_every_simulation_of_a_small_network_holds_blas_at_one_thread(monkeypatc
     bp.loss(net, x, y)
     bp.gradient(net, x, y)
     assert inside == [True, True, True]
+
+
+def test_over_ranges_waits_for_its_threads_when_the_first_range_fails(two_threads):
+    done = []
+
+    def fn(i0, i1):
+        if i0 == 0:
+            raise RuntimeError("first range")
+        time.sleep(0.2)
+        done.append(i0)
+
+    with pytest.raises(RuntimeError, match="first range"):
+        _threads.over_ranges(fn, (), [(0, 8), (8, 16)])
+    assert done == [8]  # the other thread had finished before the error came out

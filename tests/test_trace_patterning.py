@@ -121,3 +121,21 @@ def test_the_preset_builds_a_columnar_network():
     np.testing.assert_array_equal(net.connectivity["W_rec"], np.eye(32, dtype=bool))
     with pytest.raises(ValueError, match=r"\[network\] a columnar network .* multiple"):
         config.build(config.load_preset(preset, ["network.column_size=5"]))
+
+
+def test_a_rolled_back_run_replays_the_same_chunk():
+    """The run's commit keeps the stream's state as given (no JSON copy): it must not change
+    when the stream moves on."""
+    from bioplastic.training.state import RunState
+
+    net = bp.LeakyRNN.columnar(TASK.n_in, 2, 1, 1, tau=2.0)
+    rngs = bp.training.settings.streams(0)
+    state = RunState(net, np.zeros((2, 1)), None, rngs)
+    state.stream = TASK.stream(1, np.random.default_rng(0))
+    state.stream.next()
+    state.commit()
+    a = state.stream.next()
+    state.rollback()
+    b = state.stream.next()
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.target, b.target)

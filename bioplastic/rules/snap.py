@@ -12,8 +12,8 @@ whose influence on a state is zero for k steps and then assumes the future influ
 zero as well").
 
 * n = 1 is SnAp-1, the self-diagonal trace of :mod:`bioplastic.rules.snap1` (tested equal);
-* n ≥ the longest path in ``W_rec``'s mask, plus one, is RTRL (tested equal): on a dense
-  network that is n = 2, on a columnar one n = 1 + the column's reach;
+* n − 1 ≥ the longest shortest path in ``W_rec``'s mask (its diameter) is RTRL (tested
+  equal): on a dense network that is n = 2, on a chain of 7 units n = 7;
 * cost per step and trial: ``Σ_g |R_g|² · |U_g| · |J_g|`` over groups of units with one
   reach set (``R_g``: the reached units, ``U_g``: the group's units, ``J_g``: the columns of
   their rows) — O(n⁴) on a dense network for n ≥ 2, like RTRL, so SnAp-n pays off on sparse

@@ -189,8 +189,8 @@ class TraceStream:
             "trial_rngs": [r.bit_generator.state for r in self.trial_rngs],
             "distractor_rng": self.distractor_rng.bit_generator.state,
             "t": self.t,
-            "trials": self.trials,
-            "next_cs": self.next_cs,
+            "trials": [[list(tr) for tr in trs] for trs in self.trials],  # copies: next() edits
+            "next_cs": list(self.next_cs),
         }
 
     def restore(self, state: dict[str, Any]) -> TraceStream:

@@ -128,7 +128,14 @@ def unpack_rule_state(rule_state: Any, ds: xr.Dataset, kinds: dict[str, Any]) ->
     for name, kind in kinds.items():
         key = f"rule_state__{name}"
         if kind == "array":
-            setattr(rule_state, name, ds[key].values.copy())
+            saved, fresh = ds[key].values, getattr(rule_state, name)
+            if isinstance(fresh, np.ndarray) and saved.shape != fresh.shape:
+                raise ValueError(
+                    f"the checkpoint's rule state {name!r} has shape {saved.shape}, but this "
+                    f"version keeps it as {fresh.shape} (a checkpoint of an older bioplastic?): "
+                    "start the run again"
+                )
+            setattr(rule_state, name, saved.copy())
         elif isinstance(kind, dict):
             steps = []
             for i in range(kind["steps"]):

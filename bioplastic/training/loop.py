@@ -134,7 +134,7 @@ def train(
         of the task's cumulant (a stream with ``cumulant_index``, e.g. trace patterning), the
         rule supplying the gradient of the prediction (:mod:`bioplastic.training.td`).  One
         stream, one output, ``update="online"``, ``update_every=1``.  The recorded losses are
-        the squared error against the true return.
+        ``½ Σ (ŷ − G)²`` against the true return ``G``.
     seed:
         Seeds everything random in the run.
     progress:

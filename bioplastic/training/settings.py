@@ -156,7 +156,7 @@ def _check_td_run(s: Settings, net: LeakyRNN, task: Any) -> None:
     """TD(λ) (:mod:`bioplastic.training.td`) learns one stream's prediction, every step."""
     from .td import check_td
 
-    check_td(s.td)
+    gamma, _ = check_td(s.td)
     if getattr(task, "cumulant_index", None) is None:
         raise ValueError(
             f"td needs a task with a cumulant to predict (task.cumulant_index, e.g. "
@@ -173,3 +173,8 @@ def _check_td_run(s: Settings, net: LeakyRNN, task: Any) -> None:
             raise ValueError(f"td learns one prediction online: {what} must be {want}; got {got}")
     if s.teacher_forcing or s.align_with is not None or s.mean_over_time:
         raise ValueError("td does not combine with teacher_forcing, align_with or mean_over_time")
+    if getattr(task, "gamma", gamma) != gamma:
+        raise ValueError(
+            f"td.gamma ({gamma}) differs from the task's gamma ({task.gamma}), whose return the "
+            "recorded losses score: set them equal"
+        )

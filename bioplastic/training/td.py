@@ -10,8 +10,9 @@ prediction ``ŷ_t`` of the return ``G_t = Σ_{k≥0} γ^k c_{t+k+1}`` of the tas
     z_t     = γλ z_{t-1} + ∇_θ ŷ_t,
 
 where ``∇_θ ŷ_t`` is the learning rule's estimate of the prediction's gradient (its credit
-fed with ``∂ŷ_t/∂y_t = 1``: exact for RTRL and BPTT-free rules alike, approximate for RFLO,
-SnAp-1, …), and the optimizer takes ``−δ z`` as its gradient (SGD: exactly the update above).
+fed with ``∂ŷ_t/∂y_t = 1``: exact for RTRL and for SnAp-n covering the network's reach,
+approximate for RFLO, e-prop, SnAp-1, UORO, …), and the optimizer takes ``−δ z`` as its
+gradient (SGD: exactly the update above).
 ``ŷ_t`` is computed once, with the weights before this step's update: it is both the
 bootstrap of ``δ_{t-1}`` and the prediction whose gradient enters ``z_t``.  (Javed et al.'s
 code evaluates ``ŷ_{t+1}`` for δ with the old weights and then recomputes step t+1 with the
@@ -20,7 +21,7 @@ online regression of the next cumulant; with λ = 0 the trace is the last gradie
 
 One stream (``batch_size = 1``), one output, updates every step.  The task's target is the true
 return (computed from the stream ahead), never seen by the learner: the loss recorded per chunk
-and on the held-out stream is the squared error of the prediction against it.
+and on the held-out stream is the mse objective against it, ``½ Σ_t (ŷ_t − G_t)²``.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def check_td(td: object) -> tuple[float, float]:
 
 
 def td_update(run: Run, state: RunState, trials: Trials) -> float:
-    """One chunk of the stream, TD(λ) updates every step; returns the chunk's squared error
-    against the true return."""
+    """One chunk of the stream, TD(λ) updates every step; returns the chunk's
+    ``½ Σ_t (ŷ_t − G_t)²`` against the true return."""
     from .updates import _reset_sums, apply
 
     gamma, lam = check_td(run.settings.td)
