@@ -47,6 +47,7 @@ from .structure import (
     check_dtype,
     check_params,
     check_plastic,
+    check_plastic_masks,
     project,
     readonly,
     resolve_alpha,
@@ -118,8 +119,10 @@ class LeakyRNN:
         Optional sign per recurrent unit ``(n_rec,)`` of +1 (excitatory) or -1 (inhibitory):
         column j of ``W_rec`` must have sign ``dale[j]`` (or be 0).
     plastic:
-        Names of the parameters that learn (default: all of :data:`PARAM_NAMES`).  The others
-        get exactly-zero gradients.
+        Names of the parameters that learn (default: all of :data:`PARAM_NAMES`), or
+        ``{name: True or mask}`` where a 0/1 mask of the parameter's shape selects the entries
+        that learn (a constructive network's newest rows: :meth:`grow`).  The others get
+        exactly-zero gradients and updates.
     dtype:
         ``np.float64`` (default) or ``np.float32``.  Everything the network computes with is
         converted to this dtype on the way in: inputs, targets, masks and initial states given
@@ -142,7 +145,7 @@ class LeakyRNN:
         form: str = "rate",
         connectivity: Mapping[str, ArrayLike] | None = None,
         dale: ArrayLike | None = None,
-        plastic: Iterable[str] | None = None,
+        plastic: Iterable[str] | Mapping[str, ArrayLike | bool] | None = None,
         dtype: DTypeLike = np.float64,
     ) -> None:
         self._dtype = check_dtype(dtype)
@@ -160,7 +163,10 @@ class LeakyRNN:
         self._form = one_of("form", form, FORMS)
         self._connectivity = check_connectivity(connectivity, self._params)
         self._dale = check_dale(dale, self._params["W_rec"])
-        self._plastic = check_plastic(plastic)
+        if isinstance(plastic, Mapping):
+            self._plastic, self._plastic_masks = check_plastic_masks(plastic, self._params)
+        else:
+            self._plastic, self._plastic_masks = check_plastic(plastic), {}
 
     @classmethod
     def random(
@@ -275,6 +281,94 @@ class LeakyRNN:
             dtype=dtype,
         )
 
+    def grow(
+        self,
+        n_new: int,
+        *,
+        column_size: int | None = None,
+        tau: float | ArrayLike | None = None,
+        g: float = 1.0,
+        seed: int = 0,
+    ) -> LeakyRNN:
+        """The next stage of a constructive network: this one with ``n_new`` units added.
+
+        Javed, Shah, Sutton & White 2023 (seed 003, section 5, Fig. 1): a new feature receives
+        the inputs and the earlier features' activity, and its incoming weights are the only
+        recurrent parameters that learn; the earlier features are frozen and the readout keeps
+        learning.  Here:
+
+        * the new units receive every input and every existing unit, and each other within
+          columns of ``column_size`` (default: the whole stage; 1 gives Javed et al.'s
+          independent features, a stage of several columns their hybrid network); existing
+          units receive nothing from the new ones (``W_rec``'s mask);
+        * new weights: ``W_in`` ``U(-1, 1) / √n_in``, ``W_rec`` ``g · N(0, 1) / √(fan-in)``,
+          ``b = 0``; the new units' readout ``W_out`` starts at 0 (as in the authors' code), so
+          the network's output is unchanged;
+        * ``plastic``: only the new rows of ``W_rec``, ``W_in`` and ``b`` (of those that were
+          plastic), and all of ``W_out`` and ``b_out``, so exact RTRL carries only the newest
+          stage's influence (:mod:`bioplastic.rules.influence`);
+        * α: unchanged if scalar and ``tau`` is None; otherwise the new units take ``tau``.
+
+        Randomness comes only from ``np.random.default_rng(seed)``.
+        """
+        if not isinstance(n_new, (int, np.integer)) or isinstance(n_new, bool) or n_new < 1:
+            raise ValueError(f"n_new must be an int >= 1; got {n_new!r}")
+        c = n_new if column_size is None else column_size
+        if not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 1 or n_new % c:
+            raise ValueError(f"column_size must be an int >= 1 that divides n_new; got {c!r}")
+        if self._dale is not None:
+            raise ValueError("grow does not keep Dale's law: build the network without dale")
+        n, N, p, rng = self._n_rec, self._n_rec + n_new, self._params, np.random.default_rng(seed)
+        stage = np.kron(np.eye(n_new // c, dtype=bool), np.ones((c, c), dtype=bool))
+        old = self._connectivity.get("W_rec", np.ones((n, n), dtype=bool))
+        mask = np.block([[old, np.zeros((n, n_new), bool)], [np.ones((n_new, n), bool), stage]])
+        W_rec = np.zeros((N, N))
+        W_rec[:n, :n] = p["W_rec"]
+        W_rec[n:] = mask[n:] * g * rng.standard_normal((n_new, N)) / np.sqrt(n + c)
+        W_in = np.vstack([p["W_in"], rng.uniform(-1, 1, (n_new, self._n_in))])
+        W_in[n:] /= np.sqrt(max(self._n_in, 1))
+        connectivity = {"W_rec": mask}
+        if "W_in" in self._connectivity:
+            connectivity["W_in"] = np.vstack(
+                [self._connectivity["W_in"], np.ones((n_new, self._n_in), bool)]
+            )
+        if "W_out" in self._connectivity:
+            connectivity["W_out"] = np.hstack(
+                [self._connectivity["W_out"], np.ones((self._n_out, n_new), bool)]
+            )
+        rows = np.arange(N) >= n  # the new units: only their incoming parameters learn
+        learn = {
+            "W_rec": np.repeat(rows[:, None], N, axis=1),
+            "W_in": np.repeat(rows[:, None], self._n_in, axis=1),
+            "b": rows,
+            "W_out": True,
+            "b_out": True,
+        }
+        plastic = {k: v for k, v in learn.items() if k in self._plastic}
+        if tau is None and isinstance(self._alpha, float):
+            alpha = self._alpha
+        else:
+            if tau is None:
+                raise ValueError("this network has one α per unit: give the new units' tau")
+            new = resolve_alpha(tau, None, self._dt, n_new)[0]
+            alpha = np.concatenate(
+                [np.broadcast_to(self._alpha, (n,)), np.broadcast_to(new, (n_new,))]
+            )
+        return LeakyRNN(
+            W_in,
+            W_rec,
+            np.hstack([p["W_out"], np.zeros((self._n_out, n_new))]),
+            np.concatenate([p["b"], np.zeros(n_new)]),
+            p["b_out"],
+            alpha=alpha,
+            dt=self._dt,
+            activation=self._activation,
+            form=self._form,
+            connectivity=connectivity,
+            plastic=plastic,
+            dtype=self._dtype,
+        )
+
     def with_params(self, params: Mapping[str, ArrayLike]) -> LeakyRNN:
         """A copy of this network with some parameters replaced (validated as in ``__init__``)."""
         unknown = set(params) - set(PARAM_NAMES)
@@ -298,8 +392,14 @@ class LeakyRNN:
             form=self._form,
             connectivity=self._connectivity,
             dale=self._dale,
-            plastic=self._plastic,
+            plastic=self._plastic_spec(),
         )
+
+    def _plastic_spec(self) -> frozenset[str] | dict:
+        """``plastic`` as the constructor takes it back."""
+        if not self._plastic_masks:
+            return self._plastic
+        return {k: self._plastic_masks.get(k, True) for k in self._plastic}
 
     def evolve(self, params: Mapping[str, np.ndarray]) -> LeakyRNN:
         """A copy with some parameters replaced, for the training loop's own updates.
@@ -380,8 +480,14 @@ class LeakyRNN:
 
     @property
     def plastic(self) -> frozenset[str]:
-        """Names of the parameters that learn."""
+        """Names of the parameters that learn (some of their entries, where masked)."""
         return self._plastic
+
+    @property
+    def plastic_masks(self) -> dict[str, np.ndarray]:
+        """``{name: bool mask}`` of the entries that learn, for parameters of which only some
+        do (empty when every plastic parameter learns whole)."""
+        return dict(self._plastic_masks)
 
     def __repr__(self) -> str:
         a = self._alpha
@@ -395,6 +501,8 @@ class LeakyRNN:
             )
         if self._plastic != frozenset(PARAM_NAMES):
             extras.append(f"plastic={sorted(self._plastic)}")
+        if self._plastic_masks:
+            extras.append(f"plastic in part: {sorted(self._plastic_masks)}")
         return (
             f"LeakyRNN(n_in={self._n_in}, n_rec={self._n_rec}, n_out={self._n_out}, "
             f"alpha={alpha}, activation={self._activation.name!r}, form={self._form!r}, "

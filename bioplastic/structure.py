@@ -19,6 +19,7 @@ __all__ = [
     "check_connectivity",
     "check_dale",
     "check_plastic",
+    "check_plastic_masks",
     "check_dtype",
     "resolve_alpha",
     "is_real_scalar",
@@ -129,6 +130,34 @@ def check_dale(dale: ArrayLike | None, W_rec: np.ndarray) -> np.ndarray | None:
             f"sign dale[j]); use net.constrain(params) to project them to 0"
         )
     return readonly(d)
+
+
+def check_plastic_masks(
+    plastic: Mapping[str, ArrayLike | bool], params: Mapping[str, np.ndarray]
+) -> tuple[frozenset[str], dict[str, np.ndarray]]:
+    """``{name: True or a 0/1 mask of the parameter's shape}``: the names that learn, and the
+    read-only bool masks of the entries that learn where only some do."""
+    names, masks = set(), {}
+    for k, m in plastic.items():
+        if k not in PARAM_NAMES:
+            raise ValueError(f"plastic key {k!r} is not a parameter; accepted: {list(PARAM_NAMES)}")
+        if m is True:
+            names.add(k)
+            continue
+        if m is False:
+            continue
+        a = as_float_array(f"plastic[{k!r}]", m, np.float64, allow_bool=True)
+        dims = list(zip(("post", "pre"), params[k].shape))
+        check_shape(f"plastic[{k!r}]", a, dims)
+        if not np.isin(a, (0.0, 1.0)).all():
+            raise ValueError(f"plastic[{k!r}] must hold only 0 and 1 (or True / False)")
+        mask = a.astype(bool)
+        if mask.all():
+            names.add(k)
+        elif mask.any():
+            names.add(k)
+            masks[k] = readonly(mask)
+    return frozenset(names), masks
 
 
 def check_plastic(plastic: Iterable[str] | None) -> frozenset[str]:

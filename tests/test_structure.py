@@ -236,3 +236,96 @@ def test_snap_n_names_what_it_accepts():
         bp.gradient(net, x, np.zeros((1, 3, N_OUT)), rule="snap", n=0)
     with pytest.raises(TypeError, match=r"rule 'snap' needs option\(s\) \['n'\]"):
         bp.gradient(net, x, np.zeros((1, 3, N_OUT)), rule="snap")
+
+
+# ------------------------------------------------------------------------------- constructive
+def grown(stages=3, form="rate"):
+    """One feature, then ``stages`` stages of two independent features (Javed et al.'s
+    constructive and hybrid networks), per-unit α < 1."""
+    net = bp.LeakyRNN.columnar(N_IN, 1, 1, N_OUT, tau=3.0, seed=0, form=form)
+    nets = [net]
+    for s in range(stages):
+        net = net.grow(2, column_size=1, tau=np.array([2.0, 5.0]), seed=s + 1)
+        nets.append(net)
+    return nets
+
+
+def test_a_grown_network_adds_frozen_old_features_and_a_silent_readout():
+    small, big = grown(1)
+    assert big.n_rec == 3
+    np.testing.assert_array_equal(big.params["W_rec"][:1, :1], small.params["W_rec"])
+    np.testing.assert_array_equal(big.params["W_out"][:, 1:], 0.0)  # the output is unchanged
+    mask = big.connectivity["W_rec"]
+    assert not mask[:1, 1:].any() and mask[1:, :1].all()  # old units hear nothing new
+    np.testing.assert_array_equal(mask[1:, 1:], np.eye(2, dtype=bool))  # two columns
+    learn = big.plastic_masks
+    np.testing.assert_array_equal(learn["b"], [False, True, True])
+    assert learn["W_rec"][1:].all() and not learn["W_rec"][:1].any()
+    x = np.random.default_rng(0).standard_normal((2, 7, N_IN))
+    np.testing.assert_allclose(big.run(x).outputs, small.run(x).outputs, rtol=1e-14)
+
+
+@pytest.mark.parametrize("form", ["rate", "current"])
+def test_rtrl_is_exact_at_every_stage_and_tracks_only_the_newest(form):
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((2, 12, N_IN)), rng.standard_normal((2, 12, N_OUT))
+    for net in grown(3, form)[1:]:
+        exact, ours = bp.gradient(net, x, y, rule="bptt"), bp.gradient(net, x, y, rule="rtrl")
+        for k in exact:
+            np.testing.assert_allclose(ours[k], exact[k], rtol=1e-10, atol=1e-12, err_msg=k)
+        old = net.n_rec - 2
+        for k in ("W_rec", "W_in", "b"):
+            assert not ours[k][:old].any()  # frozen features: exactly zero
+        state = rtrl.RTRL().init(net, 2, np.random.default_rng(0))
+        assert state.influence.shape == (2, 2 * (old + 1 + N_IN + 1))  # the newest stage only
+
+
+@pytest.mark.parametrize("rule", ["rtrl", "rflo"])  # RFLO's online step is compiled elsewhere
+def test_training_a_grown_network_leaves_the_old_features_untouched(rule):
+    net = grown(1)[1]
+    stream = Add(t1=2, t2=3, hold=2, chunk=30, test_steps=60, test_warmup=10)
+    from bioplastic.optim import Adam
+
+    ds = bp.train(
+        net,
+        stream,
+        rule,
+        update="online",
+        update_every=1,
+        optimizer=Adam(lr=1e-2),
+        n_trials=3,
+        seed=0,
+    )
+    for k in ("W_rec", "W_in", "b"):
+        np.testing.assert_array_equal(ds[k].values[:1], net.params[k][:1])
+        assert not np.allclose(ds[k].values[1:], net.params[k][1:])
+    assert not np.allclose(ds.W_out.values, net.params["W_out"])
+
+
+def test_partly_plastic_networks_survive_a_checkpoint(tmp_path):
+    from bioplastic.training.checkpoint import net_from
+
+    net = grown(1)[1]
+    stream = Add(t1=2, t2=3, hold=2, chunk=30, test_steps=60, test_warmup=10)
+    bp.train(net, stream, "rtrl", update="online", n_trials=2, out=tmp_path / "g.nc", seed=0)
+    import xarray as xr
+
+    with xr.open_dataset(tmp_path / "g.nc", engine="h5netcdf") as ds:
+        back = net_from(ds.load())
+    assert back.plastic == net.plastic
+    for k, m in net.plastic_masks.items():
+        np.testing.assert_array_equal(back.plastic_masks[k], m)
+
+
+def test_plastic_masks_name_what_they_accept():
+    p = bp.LeakyRNN.random(2, 3, 1, tau=2.0).params
+    with pytest.raises(ValueError, match="plastic key 'W_foo' is not a parameter"):
+        bp.LeakyRNN(**p, tau=2.0, plastic={"W_foo": True})
+    with pytest.raises(ValueError, match=r"plastic\['W_rec'\]"):
+        bp.LeakyRNN(**p, tau=2.0, plastic={"W_rec": np.ones((2, 3))})
+    with pytest.raises(ValueError, match="must hold only 0 and 1"):
+        bp.LeakyRNN(**p, tau=2.0, plastic={"W_rec": np.full((3, 3), 0.5)})
+    with pytest.raises(ValueError, match="column_size must be an int >= 1 that divides n_new"):
+        bp.LeakyRNN.random(2, 3, 1, tau=2.0).grow(3, column_size=2)
+    with pytest.raises(ValueError, match="give the new units' tau"):
+        bp.LeakyRNN.random(2, 3, 1, tau=np.ones(3) * 2).grow(1)

@@ -190,8 +190,9 @@ def output_readout(net: LeakyRNN, trace: Trace, error: np.ndarray) -> dict[str, 
 
 
 def finalize(net: LeakyRNN, grads: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Every key of ``net.params``: frozen parameters get zeros, masked weights exactly 0."""
-    params = net.params
+    """Every key of ``net.params``: frozen parameters and entries (``net.plastic_masks``) get
+    zeros, masked weights exactly 0."""
+    params, learning = net.params, net.plastic_masks
     out = {}
     for k in PARAM_NAMES:
         g = grads.get(k) if k in net.plastic else None
@@ -200,8 +201,10 @@ def finalize(net: LeakyRNN, grads: Mapping[str, np.ndarray]) -> dict[str, np.nda
             raise AssertionError(
                 f"rule returned {k} of shape {g.shape}, expected {params[k].shape}"
             )
-        mask = net.connectivity.get(k)
-        out[k] = g if mask is None else np.where(mask, g, 0.0).astype(net.dtype)
+        for mask in (net.connectivity.get(k), learning.get(k)):
+            if mask is not None:
+                g = np.where(mask, g, 0.0).astype(net.dtype)
+        out[k] = g
     return out
 
 

@@ -52,14 +52,14 @@ class Blocks:
 
 
 def _row_columns(net: LeakyRNN) -> np.ndarray:
-    """``(unit, m)`` bool: the unmasked columns of each row of the plastic ``Θ``."""
-    conn, parts = net.connectivity, []
+    """``(unit, m)`` bool: the columns of each row of the plastic ``Θ`` that exist and learn."""
+    conn, learning, parts = net.connectivity, net.plastic_masks, []
     for name, _ in theta_blocks(net):
-        if name == "b":
-            parts.append(np.ones((net.n_rec, 1), dtype=bool))
-        else:
-            width = net.n_rec if name == "W_rec" else net.n_in
-            parts.append(conn.get(name, np.ones((net.n_rec, width), dtype=bool)))
+        width = {"W_rec": net.n_rec, "W_in": net.n_in, "b": 1}[name]
+        cols = conn.get(name, np.ones((net.n_rec, width), dtype=bool))
+        if name in learning:  # only these entries learn: the others need no influence
+            cols = cols & learning[name].reshape(net.n_rec, width)
+        parts.append(cols)
     if not parts:
         return np.zeros((net.n_rec, 0), dtype=bool)
     return np.concatenate(parts, axis=1)

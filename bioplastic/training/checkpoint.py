@@ -96,7 +96,10 @@ def net_from(ds: xr.Dataset) -> LeakyRNN:
         connectivity=conn or None,
         dale=ds["dale"].values if "dale" in ds else None,
         dtype=ds.attrs.get("dtype", "float64"),
-        plastic=json.loads(ds.attrs["plastic"]),
+        plastic={
+            k: (ds[f"plastic_{k}"].values.astype(bool) if f"plastic_{k}" in ds else True)
+            for k in json.loads(ds.attrs["plastic"])
+        },
     )
 
 

@@ -128,6 +128,12 @@ def _weights(run: Run, state: RunState) -> dict[str, Any]:
             np.asarray(run.initial[k]).copy(),
             {"long_name": f"{k} before training"},
         )
+    for k, m in net.plastic_masks.items():
+        data[f"plastic_{k}"] = (
+            PARAM_DIMS[k],
+            m.astype(np.int8),
+            {"long_name": f"which entries of {k} learn"},
+        )
     for k, m in net.connectivity.items():
         data[f"connectivity_{k}"] = (
             PARAM_DIMS[k],

@@ -2,10 +2,10 @@
 
 :func:`supported` says when: RFLO, e-prop, SnAp-1, RTRL, UORO, KF-RTRL or R-KF-RTRL, the
 rate form with tanh units in float64, SGD or Adam, fixed or symmetric feedback (not
-Kolen–Pollack), no teacher forcing; RTRL only with a dense influence (a structured one,
-:mod:`bioplastic.rules.influence`, runs on numpy).  :func:`online_update` then does what
-:func:`bioplastic.training.updates.online_update` does, with the same records, state and
-checkpoints; the two are tested equal.
+Kolen–Pollack), no teacher forcing, no partly plastic parameters; RTRL only with a dense
+influence (a structured one, :mod:`bioplastic.rules.influence`, runs on numpy).
+:func:`online_update` then does what :func:`bioplastic.training.updates.online_update` does,
+with the same records, state and checkpoints; the two are tested equal.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def supported(run: Run, net) -> bool:
         and not run.adaptive
         and run.loss in ("mse", "softmax_xent")
         and not (KINDS[run.rule.name] == FULL and influence_blocks(net) is not None)
+        and not net.plastic_masks
     )
 
 

@@ -157,8 +157,10 @@ def apply(run: Run, state: RunState, grads: dict[str, np.ndarray], n_steps: int)
     updates, opt_state = run.optimizer.update(plastic, state.opt_state)
     params = net.params
     decay = run.settings.kp_decay if run.adaptive else 0.0
-    new = {}
+    new, learning = {}, net.plastic_masks
     for k, u in updates.items():
+        if k in learning:  # frozen entries stay put, whatever the optimizer's momentum
+            u = np.where(learning[k], u, 0.0)
         p = params[k] * (1.0 - decay) if (k == "W_out" and decay) else params[k]
         new[k] = np.asarray(p + u, dtype=net.dtype)
     for k, v in new.items():
