@@ -51,7 +51,7 @@ def step_times(net: bp.LeakyRNN, repeats: int) -> tuple[float, float]:
 
 def table(title: str, nets: list[bp.LeakyRNN], repeats: int) -> None:
     print(f"\n## {title}")
-    print("| units | parameters of Θ | RTRL step (µs) | forward step (µs) | RTRL / forward |")
+    print("| units | learning parameters of Θ | RTRL step (µs) | forward step (µs) | RTRL / forward |")
     print("|---|---|---|---|---|")
     sizes, times = [], []
     for net in nets:
@@ -69,14 +69,14 @@ def table(title: str, nets: list[bp.LeakyRNN], repeats: int) -> None:
 
 
 def _theta_masks(net: bp.LeakyRNN) -> list[np.ndarray]:
-    """Which entries of W_rec, W_in and b exist (the parameters RTRL differentiates)."""
+    """Which entries of W_rec, W_in and b exist and learn (the parameters RTRL follows)."""
     n = net.n_rec
-    conn = net.connectivity
+    conn, learn = net.connectivity, net.plastic_masks
     assert theta_width(net) == n + net.n_in + 1
+    shapes = {"W_rec": (n, n), "W_in": (n, net.n_in), "b": (n,)}
     return [
-        conn.get("W_rec", np.ones((n, n), dtype=bool)),
-        conn.get("W_in", np.ones((n, net.n_in), dtype=bool)),
-        np.ones(n, dtype=bool),
+        conn.get(k, np.ones(s, dtype=bool)) & learn.get(k, np.ones(s, dtype=bool))
+        for k, s in shapes.items()
     ]
 
 
@@ -98,6 +98,19 @@ def main() -> None:
         [bp.LeakyRNN.columnar(N_IN, c, 1, N_OUT, tau=2.0, seed=0) for c in columns],
         repeats,
     )
+    table(
+        "constructive RTRL: the newest of one-unit stages learns (Javed et al. 2023)",
+        [grown(n) for n in ([4, 16, 64] if args.quick else [4, 16, 64, 256, 1024])],
+        repeats,
+    )
+
+
+def grown(n_rec: int) -> bp.LeakyRNN:
+    """A constructive network of ``n_rec`` one-unit stages, the last one learning: its influence
+    has ``n_rec + N_IN + 1`` entries, whatever came before."""
+    net = bp.LeakyRNN.columnar(N_IN, 1, 1, N_OUT, tau=2.0, seed=0)
+    net = net.grow(n_rec - 2, seed=1) if n_rec > 2 else net  # the frozen past, built at once
+    return net.grow(1, seed=2)
 
 
 if __name__ == "__main__":
