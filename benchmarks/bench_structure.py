@@ -51,7 +51,9 @@ def step_times(net: bp.LeakyRNN, repeats: int) -> tuple[float, float]:
 
 def table(title: str, nets: list[bp.LeakyRNN], repeats: int) -> None:
     print(f"\n## {title}")
-    print("| units | learning parameters of Θ | RTRL step (µs) | forward step (µs) | RTRL / forward |")
+    print(
+        "| units | learning parameters of Θ | RTRL step (µs) | forward step (µs) | RTRL / forward |"
+    )
     print("|---|---|---|---|---|")
     sizes, times = [], []
     for net in nets:
