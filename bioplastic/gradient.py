@@ -68,8 +68,8 @@ def gradient(
     -------
     dict
         Same keys and shapes as ``net.params``.  Frozen parameters (not in ``net.plastic``)
-        get zeros; masked weights are exactly 0; ``W_out`` and ``b_out`` are exact for every
-        rule.
+        and frozen entries (``net.plastic_masks``) get zeros; masked weights are exactly 0;
+        ``W_out`` and ``b_out`` are exact for every rule.
     """
     r = make_rule(rule, options)
     batch = prepare(net, x, target, mask, h0, loss)

@@ -288,7 +288,7 @@ class LeakyRNN:
         column_size: int | None = None,
         tau: float | ArrayLike | None = None,
         g: float = 1.0,
-        seed: int = 0,
+        seed: int | None = None,
     ) -> LeakyRNN:
         """The next stage of a constructive network: this one with ``n_new`` units added.
 
@@ -305,11 +305,13 @@ class LeakyRNN:
           ``b = 0``; the new units' readout ``W_out`` starts at 0 (as in the authors' code), so
           the network's output is unchanged;
         * ``plastic``: only the new rows of ``W_rec``, ``W_in`` and ``b`` (of those that were
-          plastic), and all of ``W_out`` and ``b_out``, so exact RTRL carries only the newest
-          stage's influence (:mod:`bioplastic.rules.influence`);
+          plastic), and the readout as it was, extended to the new units (all of ``W_out``
+          and ``b_out`` by default), so exact RTRL carries only the newest stage's influence
+          (:mod:`bioplastic.rules.influence`);
         * α: unchanged if scalar and ``tau`` is None; otherwise the new units take ``tau``.
 
-        Randomness comes only from ``np.random.default_rng(seed)``.
+        Randomness comes only from ``np.random.default_rng(seed)``; ``seed=None`` takes the
+        current number of units, so that each stage of a growing network draws anew.
         """
         if not isinstance(n_new, (int, np.integer)) or isinstance(n_new, bool) or n_new < 1:
             raise ValueError(f"n_new must be an int >= 1; got {n_new!r}")
@@ -318,7 +320,8 @@ class LeakyRNN:
             raise ValueError(f"column_size must be an int >= 1 that divides n_new; got {c!r}")
         if self._dale is not None:
             raise ValueError("grow does not keep Dale's law: build the network without dale")
-        n, N, p, rng = self._n_rec, self._n_rec + n_new, self._params, np.random.default_rng(seed)
+        n, N, p = self._n_rec, self._n_rec + n_new, self._params
+        rng = np.random.default_rng(n if seed is None else seed)
         stage = np.kron(np.eye(n_new // c, dtype=bool), np.ones((c, c), dtype=bool))
         old = self._connectivity.get("W_rec", np.ones((n, n), dtype=bool))
         mask = np.block([[old, np.zeros((n, n_new), bool)], [np.ones((n_new, n), bool), stage]])
@@ -342,8 +345,12 @@ class LeakyRNN:
             "W_in": np.repeat(rows[:, None], self._n_in, axis=1),
             "b": rows,
             "W_out": True,
-            "b_out": True,
+            "b_out": self._plastic_masks.get("b_out", True),
         }
+        if "W_out" in self._plastic_masks:  # a readout frozen in part stays so
+            learn["W_out"] = np.hstack(
+                [self._plastic_masks["W_out"], np.ones((self._n_out, n_new), bool)]
+            )
         plastic = {k: v for k, v in learn.items() if k in self._plastic}
         if tau is None and isinstance(self._alpha, float):
             alpha = self._alpha

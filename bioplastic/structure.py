@@ -141,10 +141,9 @@ def check_plastic_masks(
     for k, m in plastic.items():
         if k not in PARAM_NAMES:
             raise ValueError(f"plastic key {k!r} is not a parameter; accepted: {list(PARAM_NAMES)}")
-        if m is True:
-            names.add(k)
-            continue
-        if m is False:
+        if np.ndim(m) == 0 and isinstance(m, (bool, np.bool_, int, np.integer)) and m in (0, 1):
+            if m:  # True, 1: the whole parameter learns
+                names.add(k)
             continue
         a = as_float_array(f"plastic[{k!r}]", m, np.float64, allow_bool=True)
         dims = list(zip(("post", "pre"), params[k].shape))

@@ -333,3 +333,13 @@ def test_info_brian2_check(tmp_path, capsys):
     assert "brian2:" in text and "max |Δstate| =" in text
     value = float(text.split("max |Δstate| = ")[1].split()[0])
     assert value < 1e-10
+
+
+def test_rflo_in_brian2_refuses_a_partly_plastic_network():
+    base = bp.LeakyRNN.random(1, 3, 1, tau=2.0, seed=0)
+    rows = np.zeros((3, 3), bool)
+    rows[2] = True
+    net = bp.LeakyRNN(**base.params, tau=2.0, plastic={"W_rec": rows, "W_out": True})
+    x = np.zeros((1, 4, 1))
+    with pytest.raises(ValueError, match="learn only in part"):
+        rflo_brian2(net, x, x, np.ones((3, 1)), 0.1)

@@ -329,3 +329,43 @@ def test_plastic_masks_name_what_they_accept():
         bp.LeakyRNN.random(2, 3, 1, tau=2.0).grow(3, column_size=2)
     with pytest.raises(ValueError, match="give the new units' tau"):
         bp.LeakyRNN.random(2, 3, 1, tau=np.ones(3) * 2).grow(1)
+
+
+def test_kolen_pollack_decays_only_the_readout_entries_that_learn():
+    base = bp.LeakyRNN.random(2, 4, 2, tau=2.0, seed=0)
+    learn = np.ones((2, 4), bool)
+    learn[:, :2] = False
+    net = bp.LeakyRNN(**base.params, tau=2.0, plastic={"W_rec": True, "W_out": learn})
+    stream = Add(t1=2, t2=3, hold=2, chunk=30, test_steps=60, test_warmup=10)
+    ds = bp.train(
+        net,
+        stream,
+        "rflo",
+        feedback="adaptive",
+        kp_decay=0.1,
+        optimizer=SGD(lr=1e-2),
+        update="online",
+        update_every=1,
+        n_trials=2,
+        seed=0,
+    )
+    np.testing.assert_array_equal(ds.W_out.values[:, :2], net.params["W_out"][:, :2])
+    assert not np.allclose(ds.W_out.values[:, 2:], net.params["W_out"][:, 2:])
+
+
+def test_growing_again_draws_new_weights_and_keeps_a_partly_frozen_readout():
+    net = bp.LeakyRNN.columnar(N_IN, 1, 1, N_OUT, tau=3.0)
+    a = net.grow(1, column_size=1)
+    b = a.grow(1, column_size=1)
+    assert not np.allclose(b.params["W_in"][2], b.params["W_in"][1])  # seed=None: anew
+    learn = np.ones((N_OUT, 3), bool)
+    learn[0, 0] = False
+    c = bp.LeakyRNN(
+        **b.params,
+        tau=3.0,
+        connectivity=b.connectivity,
+        plastic={**b.plastic_masks, "W_out": learn, "b_out": True},
+    )
+    grown_again = c.grow(2)
+    np.testing.assert_array_equal(grown_again.plastic_masks["W_out"][:, :3], learn)
+    assert grown_again.plastic_masks["W_out"][:, 3:].all()

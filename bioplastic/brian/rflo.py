@@ -84,6 +84,11 @@ def rflo_brian2(
         As for :func:`bioplastic.brian.to_brian2`.
     """
     plastic = set(net.plastic)
+    if net.plastic_masks:
+        raise ValueError(
+            f"rflo_brian2 learns whole weight matrices; {sorted(net.plastic_masks)} learn only "
+            "in part (plastic masks): train this network with bioplastic.train instead"
+        )
     if not plastic or not plastic <= set(PLASTIC):
         raise ValueError(
             f"rflo_brian2 learns W_rec and W_out only; net.plastic is {sorted(plastic)}: build "

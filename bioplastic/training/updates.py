@@ -157,18 +157,20 @@ def apply(run: Run, state: RunState, grads: dict[str, np.ndarray], n_steps: int)
     updates, opt_state = run.optimizer.update(plastic, state.opt_state)
     params = net.params
     decay = run.settings.kp_decay if run.adaptive else 0.0
-    new, learning = {}, net.plastic_masks
+    learning = net.plastic_masks  # frozen entries stay put, whatever the optimizer's momentum
+    updates = {k: np.where(learning[k], u, 0.0) if k in learning else u for k, u in updates.items()}
+    # Kolen–Pollack's decay, of W_out's entries that learn and of B's that mirror them
+    keep = np.where(learning["W_out"], 1.0 - decay, 1.0) if "W_out" in learning else 1.0 - decay
+    new = {}
     for k, u in updates.items():
-        if k in learning:  # frozen entries stay put, whatever the optimizer's momentum
-            u = np.where(learning[k], u, 0.0)
-        p = params[k] * (1.0 - decay) if (k == "W_out" and decay) else params[k]
+        p = params[k] * keep if (k == "W_out" and decay) else params[k]
         new[k] = np.asarray(p + u, dtype=net.dtype)
     for k, v in new.items():
         if not np.isfinite(v).all():
             raise NonFiniteError(f"the update of {k} is not finite")
     B = state.B
     if run.adaptive and "W_out" in updates:  # Kolen–Pollack: B follows W_out
-        B = (1.0 - decay) * B + updates["W_out"].T
+        B = B * np.transpose(keep) + updates["W_out"].T
     new_net = net.evolve(net.project(new))
     if run.symmetric:
         B = np.ascontiguousarray(new_net.params["W_out"].T)
