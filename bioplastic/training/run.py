@@ -150,6 +150,7 @@ def net_config(net: LeakyRNN) -> dict[str, Any]:
         "dt": net.dt,
         "alpha": net.alpha if isinstance(net.alpha, float) else "per-unit (see variable alpha)",
         "plastic": sorted(net.plastic),
+        "plastic_in_part": sorted(net.plastic_masks),  # masks: the variables plastic_<name>
         "connectivity": sorted(net.connectivity),
         "dale": net.dale is not None,
     }
