@@ -179,3 +179,19 @@ def faces(rule, net, batch, feedback, seed: int):
     per_trial = rule.gradient(net, *simulate(), feedback, np.random.default_rng(seed))
     online = run_online(rule, net, *simulate(), feedback, np.random.default_rng(seed))
     return per_trial, online
+
+
+def interrupt_stream(monkeypatch, stream_cls, at: int):
+    """Make the ``at``-th call of ``stream_cls.next`` raise KeyboardInterrupt (a Ctrl-C in the
+    middle of a run); returns a function that puts ``next`` back."""
+    calls = {"n": 0}
+    real = stream_cls.next
+
+    def interrupting(self, n_steps=None):
+        calls["n"] += 1
+        if calls["n"] == at:
+            raise KeyboardInterrupt
+        return real(self, n_steps)
+
+    monkeypatch.setattr(stream_cls, "next", interrupting)
+    return lambda: monkeypatch.setattr(stream_cls, "next", real)

@@ -4,6 +4,7 @@ connectivity, Dale's law, plastic subsets, update intervals, streams and trials)
 
 import numpy as np
 import pytest
+from helpers import interrupt_stream
 
 import bioplastic as bp
 from bioplastic import kernels
@@ -137,20 +138,11 @@ def test_a_run_checkpointed_by_one_path_resumes_on_the_other(rule, tmp_path, mon
     )
     kw.update(options(rule))
     whole = bp.train(net, STREAM, rule, **kw)
-    calls = {"n": 0}
-    real = bp.tasks.Stream.next
-
-    def interrupting(self, n_steps=None):
-        calls["n"] += 1
-        if calls["n"] == 6:
-            raise KeyboardInterrupt
-        return real(self, n_steps)
-
-    monkeypatch.setattr(bp.tasks.Stream, "next", interrupting)
+    restore = interrupt_stream(monkeypatch, bp.tasks.Stream, at=6)
     out = tmp_path / "run.nc"
     part = bp.train(net, STREAM, rule, out=out, **kw)  # the kernel writes the checkpoint
     assert part.attrs["status"] == "interrupted"
-    monkeypatch.setattr(bp.tasks.Stream, "next", real)
+    restore()
     with kernels.disabled():
         resumed = bp.resume(out)  # numpy continues it
     assert_same(resumed, whole)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import interrupt_stream
 
 import bioplastic as bp
 from bioplastic.optim import Adam
@@ -171,22 +172,13 @@ def test_interrupted_stream_runs_resume_bitwise(tmp_path, rule, opts, every, mon
     net = bp.LeakyRNN.random(2, 6, 2, tau=2.0, seed=1)
     whole = bp.train(net, task, rule, **kw)
 
-    calls = {"n": 0}
-    real_next = bp.tasks.Stream.next
-
-    def interrupting_next(self, n_steps=None):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            raise KeyboardInterrupt
-        return real_next(self, n_steps)
-
-    monkeypatch.setattr(bp.tasks.Stream, "next", interrupting_next)
+    restore = interrupt_stream(monkeypatch, bp.tasks.Stream, at=7)
     out = tmp_path / "run.nc"
     part = bp.train(net, task, rule, out=out, **kw)
     assert (
         part.attrs["status"] == "interrupted" and part.sizes["trial"] == 5
     )  # call 1 made the held-out trials
-    monkeypatch.setattr(bp.tasks.Stream, "next", real_next)
+    restore()
     resumed = bp.resume(out)
     assert set(resumed.data_vars) == set(whole.data_vars)
     for k in whole.data_vars:  # including the network's and the rule's carried-over state

@@ -4,6 +4,7 @@ BPTT, to dense RTRL, and as small as the pattern."""
 
 import numpy as np
 import pytest
+from helpers import interrupt_stream
 
 import bioplastic as bp
 from bioplastic.optim import SGD
@@ -184,19 +185,10 @@ def test_a_structured_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     stream = Add(t1=2, t2=3, hold=2, chunk=30, test_steps=60, test_warmup=10)
     kw = dict(update="online", update_every=3, optimizer=SGD(lr=1e-2), n_trials=6, eval_every=2)
     whole = bp.train(net, stream, "rtrl", seed=1, **kw)
-    calls = {"n": 0}
-    real = bp.tasks.Stream.next
-
-    def interrupting(self, n_steps=None):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(self, n_steps)
-
-    monkeypatch.setattr(bp.tasks.Stream, "next", interrupting)
+    restore = interrupt_stream(monkeypatch, bp.tasks.Stream, at=5)
     part = bp.train(net, stream, "rtrl", seed=1, out=tmp_path / "run.nc", **kw)
     assert part.attrs["status"] == "interrupted"
-    monkeypatch.setattr(bp.tasks.Stream, "next", real)
+    restore()
     resumed = bp.resume(tmp_path / "run.nc")
     for k in ("W_rec", "W_in", "b", "W_out", "eval_loss"):
         np.testing.assert_allclose(resumed[k].values, whole[k].values, rtol=1e-12, err_msg=k)

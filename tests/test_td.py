@@ -3,6 +3,7 @@ update against a hand-written linear TD(λ), its traces against BPTT, resume, an
 
 import numpy as np
 import pytest
+from helpers import interrupt_stream
 
 import bioplastic as bp
 from bioplastic.optim import SGD
@@ -97,19 +98,10 @@ def test_a_td_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     net = bp.LeakyRNN.columnar(TASK.n_in, 4, 1, 1, tau=3.0, seed=1, g=0.8)
     kw = dict(optimizer=SGD(lr=0.02), n_trials=6, eval_every=2, td={"gamma": 0.9, "lambda": 0.9})
     whole = bp.train(net, TASK, "rtrl", **kw, **KW)
-    calls = {"n": 0}
-    real = bp.tasks.trace_patterning.TraceStream.next
-
-    def interrupting(self, n_steps=None):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(self, n_steps)
-
-    monkeypatch.setattr(bp.tasks.trace_patterning.TraceStream, "next", interrupting)
+    restore = interrupt_stream(monkeypatch, bp.tasks.trace_patterning.TraceStream, at=5)
     part = bp.train(net, TASK, "rtrl", out=tmp_path / "td.nc", **kw, **KW)
     assert part.attrs["status"] == "interrupted"
-    monkeypatch.setattr(bp.tasks.trace_patterning.TraceStream, "next", real)
+    restore()
     resumed = bp.resume(tmp_path / "td.nc")
     for k in ("W_rec", "W_in", "b", "W_out", "b_out", "eval_loss", "loss"):
         np.testing.assert_allclose(resumed[k].values, whole[k].values, rtol=1e-12, err_msg=k)
