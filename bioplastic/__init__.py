@@ -14,6 +14,7 @@ from ._version import __version__
 from .activations import ACTIVATIONS, Activation
 from .alignment import alignment
 from .gradient import gradient
+from .lstm import LSTM
 from .network import PARAM_NAMES, LeakyRNN, Trajectory
 from .objective import NonFiniteError, loss
 from .results import load, save
@@ -23,6 +24,7 @@ from .training import resume, train
 
 __all__ = [
     "LeakyRNN",
+    "LSTM",
     "Trajectory",
     "loss",
     "NonFiniteError",

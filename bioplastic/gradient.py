@@ -9,8 +9,10 @@ from numpy.typing import ArrayLike
 
 from ._threads import blas_threads_for
 from ._validate import check_seed
+from .lstm import LSTM
 from .network import LeakyRNN
 from .objective import Batch, NonFiniteError, error_and_loss, prepare
+from .rules import gated
 from .rules.base import Rule, finalize, make_rule
 from .rules.feedback import feedback_matrix
 
@@ -24,7 +26,7 @@ def rule_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
 
 
 def gradient(
-    net: LeakyRNN,
+    net: LeakyRNN | LSTM,
     x: ArrayLike,
     target: ArrayLike,
     mask: ArrayLike | None = None,
@@ -41,7 +43,8 @@ def gradient(
     Parameters
     ----------
     net:
-        The network.
+        The network: a :class:`LeakyRNN`, or an :class:`LSTM` (rules ``"bptt"``, ``"tbptt"``,
+        ``"rtrl"`` on columns and constructive stages, ``"snap1"``: :mod:`bioplastic.rules.gated`).
     x:
         Inputs ``(trial, time, input)``.
     target, mask:
@@ -71,6 +74,12 @@ def gradient(
         and frozen entries (``net.plastic_masks``) get zeros; masked weights are exactly 0;
         ``W_out`` and ``b_out`` are exact for every rule.
     """
+    if isinstance(net, LSTM):
+        if feedback not in (None, "symmetric"):
+            raise ValueError(
+                f"an LSTM learns with exact credit only (feedback='symmetric'); got {feedback!r}"
+            )
+        return gated.gradient(net, prepare(net, x, target, mask, h0, loss), rule, options)
     r = make_rule(rule, options)
     batch = prepare(net, x, target, mask, h0, loss)
     fb_rng, rule_rng = rule_streams(seed)

@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 from . import kernels
 from ._validate import as_float_array, check_finite, check_shape
 from .errors import NonFiniteError
+from .lstm import LSTM
 from .network import LeakyRNN, Trace
 from .objectives import OBJECTIVES, get_objective
 
@@ -54,8 +55,8 @@ def prepare(
 ) -> Batch:
     """Validate ``x (trial, time, input)``, ``target`` and ``mask (trial, time, output)``."""
     objective = get_objective(loss)
-    if not isinstance(net, LeakyRNN):
-        raise TypeError(f"net must be a bioplastic.LeakyRNN; got {type(net).__name__}")
+    if not isinstance(net, (LeakyRNN, LSTM)):
+        raise TypeError(f"net must be a bioplastic.LeakyRNN or LSTM; got {type(net).__name__}")
     x = net.check_inputs(x)
     B, T, _ = x.shape
     dims = [("trial", B), ("time", T), ("output", net.n_out)]

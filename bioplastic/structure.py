@@ -146,8 +146,9 @@ def check_plastic_masks(
                 names.add(k)
             continue
         a = as_float_array(f"plastic[{k!r}]", m, np.float64, allow_bool=True)
-        dims = list(zip(("post", "pre"), params[k].shape))
-        check_shape(f"plastic[{k!r}]", a, dims)
+        shape = params[k].shape
+        axes = ("gate", "post", "pre") if len(shape) == 3 else ("post", "pre")
+        check_shape(f"plastic[{k!r}]", a, list(zip(axes, shape)))
         if not np.isin(a, (0.0, 1.0)).all():
             raise ValueError(f"plastic[{k!r}] must hold only 0 and 1 (or True / False)")
         mask = a.astype(bool)
