@@ -51,6 +51,7 @@ class Local(NamedTuple):
     gate: np.ndarray  # (T, B, n, Q, d)    ∂s_t[i]/∂u_t[q, i]
     hold: np.ndarray  # (T, B, n, d, d)    ∂s_t[i]/∂s_{t-1}[i] at fixed u_t
     outputs: np.ndarray  # (T, B, k)       y_t
+    states: np.ndarray  # (T+1, B, n, d)   s_t (the LSTM's (h, c); the leaky RNN's h or v)
 
 
 def local(model: Model, x: np.ndarray, h0: np.ndarray, c0: np.ndarray | None = None) -> Local:
@@ -86,8 +87,9 @@ def _leaky_local(net: LeakyRNN, x: np.ndarray, h0: np.ndarray) -> Local:
     hold = np.broadcast_to(
         np.asarray(1.0 - net.alpha, dtype=net.dtype)[..., None, None], (T, B, n, 1, 1)
     )
+    gate = tr.gain[..., None, None]
     return Local(
-        tr.inputs, tr.rates, slope.astype(net.dtype), tr.gain[..., None, None], hold, tr.outputs
+        tr.inputs, tr.rates, slope.astype(net.dtype), gate, hold, tr.outputs, tr.states[..., None]
     )
 
 
@@ -111,4 +113,4 @@ def _lstm_local(net: LSTM, x: np.ndarray, h0: np.ndarray, c0: np.ndarray | None)
     hold[..., 1, 1] = f  # ∂c_t/∂c_{t-1}
     slope = np.zeros((T + 1, B, n, 2), dtype=net.dtype)
     slope[..., 0] = 1.0  # ρ(h, c) = h
-    return Local(tr.inputs, tr.h, slope, gate, hold, tr.outputs)
+    return Local(tr.inputs, tr.h, slope, gate, hold, tr.outputs, np.stack([tr.h, tr.c], -1))

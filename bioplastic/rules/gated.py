@@ -90,16 +90,11 @@ def traces(P: dict, L: Local, error: np.ndarray) -> dict[str, np.ndarray]:
     """The per-unit forward-mode traces, read out with the direct credit (gate layout)."""
     q = direct(P, L, error)
     T, B, n, d = q.shape
-    W_self = np.diagonal(P["W_rec"], axis1=1, axis2=2)  # (Q, n): each unit's self-weights
-    Q, m = W_self.shape[0], L.inputs.shape[2]
-    ones = np.ones((B, 1), dtype=q.dtype)
+    Q, m = P["W_in"].shape[0], L.inputs.shape[2]
     trace = np.zeros((B, Q, n, m + n + 1, d), dtype=q.dtype)  # ∂s[i]/∂Θ[q, i, :]
     total = np.zeros((Q, n, m + n + 1), dtype=q.dtype)
     for t in range(T):
-        D = L.hold[t] + np.einsum("bnqd,qn,bne->bnde", L.gate[t], W_self, L.slope[t])
-        pre = np.concatenate([L.inputs[t], L.rates[t], ones], axis=1)
-        trace = np.einsum("bnde,bqnpe->bqnpd", D, trace)
-        trace += np.einsum("bnqd,bp->bqnpd", L.gate[t], pre)
+        trace = trace_step(P, L, t, trace)
         total += np.einsum("bqnpd,bnd->qnp", trace, q[t])
     return {
         "W_in": total[..., :m],
@@ -108,6 +103,18 @@ def traces(P: dict, L: Local, error: np.ndarray) -> dict[str, np.ndarray]:
         "W_out": np.einsum("tbk,tbn->kn", error, L.rates[1:]),
         "b_out": error.sum((0, 1)),
     }
+
+
+def trace_step(P: dict, L: Local, t: int, trace: np.ndarray) -> np.ndarray:
+    """One step of the per-unit traces ``(B, Q, n, m+n+1, d)`` over ``Θ = [W_in | W_rec | b]``:
+    ``P_t = D_t[i] P_{t-1} + gate_t[i, q] âᵀ_t`` with ``â_t = [x_t, ρ(s_{t-1}), 1]``."""
+    W_self = np.diagonal(P["W_rec"], axis1=1, axis2=2)  # (Q, n): each unit's self-weights
+    D = L.hold[t] + np.einsum("bnqd,qn,bne->bnde", L.gate[t], W_self, L.slope[t])
+    ones = np.ones((L.inputs.shape[1], 1), dtype=trace.dtype)
+    pre = np.concatenate([L.inputs[t], L.rates[t], ones], axis=1)
+    out = np.einsum("bnde,bqnpe->bqnpd", D, trace)
+    out += np.einsum("bnqd,bp->bqnpd", L.gate[t], pre)
+    return out
 
 
 def learning_units(model: Model) -> np.ndarray:

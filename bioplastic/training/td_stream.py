@@ -1,0 +1,381 @@
+r"""Online TD(λ) prediction on one stream, with a gated-unit model that may grow while it learns.
+
+Javed, Shah, Sutton & White 2023 (seed 003, sections 3, 5 and 6; Appendix A, Table 2): a
+network (:class:`~bioplastic.LSTM`, or :class:`~bioplastic.LeakyRNN`) predicts the return
+``G_t = Σ_k γ^k c_{t+k+1}`` of a cumulant ``c`` in the stream, learning at every step
+(Sutton 1988; Sutton & Barto 2018, sec. 12.2)::
+
+    δ_{t-1} = c_t + γ V_t − V_{t-1},      θ ← θ + η δ_{t-1} z_{t-1},      z_t = γλ z_{t-1} + ∇_θ V_t
+
+with ``V_t = y_t`` (one output), as :mod:`bioplastic.training.td` does for the leaky RNN's
+rules.  ``∇_θ V_t`` comes from the model's own credit (:mod:`bioplastic.rules.gated`):
+
+* ``credit="traces"``: the per-unit forward-mode traces (the paper's Appendix C).  Exact on
+  **columnar** networks and on the newest stage of **constructive** and **hybrid** networks;
+  the **diagonal Jacobian** (SnAp-1) on a dense layer;
+* ``credit="tbptt"``: the gradient of ``V_t`` carried back through the last ``truncation``
+  steps as they happened (Williams & Peng 1990; the paper's T-BPTT, k = 27).
+
+A :class:`Growth` adds a stage of ``size`` columns every ``every`` steps up to ``max_units``
+(constructive: 1 unit every 400,000 steps up to 23; hybrid: 20 every 800,000 up to 108): the new
+units hear the inputs, every earlier unit and themselves; the earlier ones are frozen and the
+readout keeps learning (``model.grow``).  Their traces start at zero.
+
+The learner never sees ``G_t``; the recorded error is the mean of ``(V_t − G_t)²`` over each
+``record_every`` steps of the training stream (the paper's Fig. 2 y-axis), with ``G_t`` the
+task's true return (:class:`~bioplastic.tasks.TracePatterning`).  The numpy path here is the
+reference; an LSTM learning by traces runs the compiled kernel (:mod:`bioplastic.kernels.lstm_td`),
+tested equal to it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from .. import kernels
+from .._validate import check_seed
+from ..lstm import LSTM
+from ..model import Model, gated_params, local, model_layout
+from ..network import LeakyRNN
+from ..rules.base import finalize
+from ..rules.gated import back, trace_step, traces_exact
+
+__all__ = ["Growth", "learn_td", "CREDITS"]
+
+CREDITS: tuple[str, ...] = ("traces", "tbptt")
+
+
+@dataclass(frozen=True)
+class Growth:
+    """A constructive schedule: ``size`` new columns every ``every`` steps, up to ``max_units``."""
+
+    every: int
+    size: int
+    max_units: int
+
+    def __post_init__(self) -> None:
+        for k in ("every", "size", "max_units"):
+            v = getattr(self, k)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"Growth.{k} must be an int >= 1; got {v!r}")
+
+
+def _check(model, task, steps, credit, step_size, lam, truncation, record_every) -> None:
+    if not isinstance(model, (LSTM, LeakyRNN)):
+        raise TypeError(f"model must be a bioplastic.LSTM or LeakyRNN; got {type(model).__name__}")
+    if model.n_out != 1:
+        raise ValueError(
+            f"TD(λ) predicts one signal: the model needs 1 output; it has {model.n_out}"
+        )
+    if getattr(task, "cumulant_index", None) is None:
+        raise ValueError(
+            f"task {type(task).__name__} names no cumulant (task.cumulant_index); TD(λ) needs "
+            "a stream task whose target is the return of one of its inputs, e.g. TracePatterning"
+        )
+    if credit not in CREDITS:
+        raise ValueError(f"credit must be one of {list(CREDITS)}; got {credit!r}")
+    if credit == "tbptt" and (
+        not isinstance(truncation, (int, np.integer))
+        or isinstance(truncation, bool)
+        or truncation < 1
+    ):
+        raise ValueError(f"credit='tbptt' needs truncation=k, an int >= 1; got {truncation!r}")
+    if credit == "traces" and truncation is not None:
+        raise ValueError("truncation is an option of credit='tbptt' only")
+    for name, v, lo in (("steps", steps, 1), ("record_every", record_every, 1)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
+            raise ValueError(f"{name} must be an int >= {lo}; got {v!r}")
+    if not (isinstance(step_size, (int, float)) and step_size > 0):
+        raise ValueError(f"step_size must be a number > 0; got {step_size!r}")
+    if not (isinstance(lam, (int, float)) and 0 <= lam <= 1):
+        raise ValueError(f"lam must be a number in [0, 1]; got {lam!r}")
+
+
+def learn_td(
+    model: Model,
+    task,
+    steps: int,
+    *,
+    step_size: float,
+    lam: float,
+    credit: str = "traces",
+    truncation: int | None = None,
+    growth: Growth | None = None,
+    seed: int = 0,
+    record_every: int = 10_000,
+    compiled: bool = True,
+) -> xr.Dataset:
+    """Learn to predict ``task``'s return online for ``steps`` steps (module docstring).
+
+    Parameters
+    ----------
+    model:
+        An LSTM or leaky RNN with one output (``LSTM.columnar``, ``LSTM.dense``, ...).
+    task:
+        A stream task with a cumulant and the true return as its target (``TracePatterning``).
+    step_size, lam:
+        η and λ; γ is the task's.
+    credit, truncation:
+        ``"traces"`` or ``"tbptt"`` with ``truncation = k``.
+    growth:
+        A :class:`Growth` schedule, or None for a fixed network.
+    seed:
+        The stream's seed.
+    record_every:
+        Steps per recorded point.
+    compiled:
+        Use the compiled kernel where it applies (an LSTM learning by traces); False forces
+        the numpy reference.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``error (step)``: mean ``(V_t − G_t)²`` of each recorded span, ``units (step)``, and
+        the final parameters; attrs ``status`` (``"complete"`` or ``"diverged"``, the curve
+        kept up to the divergence), ``credit``, ``step_size``, ``lam``, ``gamma``, ``seed``.
+    """
+    _check(model, task, steps, credit, step_size, lam, truncation, record_every)
+    seed = check_seed(seed)
+    if credit == "traces" and growth is not None and not traces_exact(model):
+        raise ValueError(
+            "a growing network learns its newest stage by exact traces: start from "
+            "columns (LSTM.columnar, or a LeakyRNN with a diagonal W_rec mask)"
+        )
+    stream = task.stream(1, np.random.default_rng(seed))
+    learner = _Learner(model, credit, truncation, float(step_size), float(lam), float(task.gamma))
+    ci = task.cumulant_index
+    errors, units, status = [], [], "complete"
+    done = 0
+    while done < steps:
+        n = min(record_every, steps - done)
+        if growth is not None:  # stop the span where the next stage is due
+            to_stage = growth.every - done % growth.every
+            n = min(n, to_stage)
+        chunk = stream.next(n)
+        x, G = chunk.x[0], chunk.target[0, :, 0]
+        err = learner.run(x, x[:, ci], G, compiled)
+        ok = np.isfinite(err)
+        if not ok.all():
+            status = "diverged"
+            err = err[: int(np.argmin(ok))]
+        _record(errors, units, done, err, record_every, learner.model.n_rec)
+        done += n
+        if status == "diverged":
+            break
+        if (
+            growth is not None
+            and done % growth.every == 0
+            and learner.model.n_rec < growth.max_units
+        ):
+            learner.grow(min(growth.size, growth.max_units - learner.model.n_rec))
+    return _dataset(
+        learner.model,
+        errors,
+        units,
+        status,
+        record_every,
+        dict(
+            credit=credit,
+            step_size=float(step_size),
+            lam=float(lam),
+            gamma=float(task.gamma),
+            seed=seed,
+            truncation=-1 if truncation is None else int(truncation),
+            model=type(model).__name__,
+        ),
+    )
+
+
+def _record(errors: list, units: list, done: int, err: np.ndarray, every: int, n: int) -> None:
+    """Append the span's squared errors to the per-``every`` bins (a span never crosses one)."""
+    if errors and errors[-1][0] == done // every and done % every:
+        errors[-1][1].extend(err.tolist())
+    elif len(err):
+        errors.append((done // every, err.tolist()))
+        units.append(n)
+
+
+def _dataset(model, errors, units, status, every, attrs) -> xr.Dataset:
+    step = np.array([(k + 1) * every for k, _ in errors], dtype=np.int64)
+    ds = xr.Dataset(
+        {
+            "error": ("step", np.array([np.mean(e) for _, e in errors])),
+            "units": ("step", np.array(units, dtype=np.int64)),
+        },
+        coords={"step": step},
+    )
+    dims = {
+        "W_in": ("gate", "unit", "input"),
+        "W_rec": ("gate", "unit", "pre"),
+        "b": ("gate", "unit"),
+        "W_out": ("output", "unit"),
+        "b_out": ("output",),
+    }
+    for k, v in gated_params(model).items():
+        ds[k] = (dims[k], np.array(v))
+    ds["error"].attrs["long_name"] = "mean (V_t - G_t)^2 over the span ending at step"
+    ds.attrs.update(attrs, status=status)
+    return ds
+
+
+def kernel_layout(model: LSTM):
+    """The compiled kernel's view of an LSTM, or None where it does not apply: the ``W_rec``
+    mask as CSR ``(ptr, idx)``, the learning units, and whether the readout learns.  Each
+    learning unit must learn its whole incoming row (W_in, b and every W_rec entry it hears);
+    other patterns run the numpy path."""
+    n, P, masks = model.n_rec, model.params, model.plastic_masks
+    conn = model.connectivity.get("W_rec", np.ones((n, n), dtype=bool))
+    ptr = np.concatenate([[0], np.cumsum(conn.sum(axis=1))]).astype(np.int64)
+    idx = np.nonzero(conn)[1].astype(np.int64)
+    learns = {}
+    for k in ("W_in", "W_rec", "b"):
+        full = (
+            np.ones(P[k].shape, dtype=bool)
+            if k in model.plastic
+            else np.zeros(P[k].shape, dtype=bool)
+        )
+        learns[k] = masks.get(k, full)
+    rows = learns["b"].all(axis=0)
+    if not (learns["b"] == rows).all() or model.dtype != np.float64:
+        return None
+    for k in ("W_in", "W_rec"):
+        want = np.broadcast_to(rows[None, :, None], P[k].shape)
+        got = learns[k] & (conn if k == "W_rec" else True)
+        if not (got == (want & (conn if k == "W_rec" else True))).all():
+            return None
+    learn_out = {"W_out", "b_out"} <= model.plastic
+    if learn_out != bool({"W_out", "b_out"} & model.plastic) or "W_out" in masks:
+        return None
+    return ptr, idx, np.nonzero(rows)[0].astype(np.int64), learn_out
+
+
+class _Learner:
+    """The TD(λ) state of one stream: the model, its state, credit and eligibility."""
+
+    def __init__(self, model, credit, truncation, step_size, lam, gamma) -> None:
+        self.model, self.credit, self.k = model, credit, truncation
+        self.eta, self.lam, self.gamma = step_size, lam, gamma
+        n, d = model.n_rec, 2 if isinstance(model, LSTM) else 1
+        self.state = np.zeros((1, n, d), dtype=model.dtype)
+        self.prev: float | None = None
+        self._reset_credit()
+        self.z = {k: np.zeros_like(v) for k, v in model.params.items()}
+        self.compiled = credit == "traces" and isinstance(model, LSTM) and kernels.available()
+
+    def _reset_credit(self) -> None:
+        P = gated_params(self.model)
+        Q, n, m = P["W_in"].shape
+        d = self.state.shape[2]
+        self.trace = np.zeros((1, Q, n, m + n + 1, d), dtype=self.model.dtype)
+        self.window: deque = deque(maxlen=self.k or 1)
+        self.layout = kernel_layout(self.model) if isinstance(self.model, LSTM) else None
+        if self.layout is not None:
+            heard_ptr, _, learners, _ = self.layout
+            K = m + 1 + int(np.diff(heard_ptr).max(initial=0))
+            self.kernel_z = np.zeros((3, len(learners), 4, K))  # TH, TC, z
+
+    def grow(self, n_new: int) -> None:
+        """Add a stage; earlier units freeze, their eligibility with them; new state is 0."""
+        m = self.model
+        self.model = m.grow(n_new) if isinstance(m, LSTM) else m.grow(n_new, column_size=1)
+        pad = np.zeros((1, n_new, self.state.shape[2]), dtype=self.state.dtype)
+        self.state = np.concatenate([self.state, pad], axis=1)
+        z_out = np.concatenate([self.z["W_out"], np.zeros((1, n_new))], axis=1)
+        self.z = {k: np.zeros_like(v) for k, v in self.model.params.items()}
+        self.z["W_out"] = z_out
+        self._reset_credit()
+
+    def run(self, x: np.ndarray, cumulant: np.ndarray, G: np.ndarray, compiled: bool) -> np.ndarray:
+        """Learn on ``x (time, input)``; returns ``(V_t − G_t)²`` per step (NaN once diverged)."""
+        if compiled and self.compiled and self.layout is not None:
+            return self._run_compiled(x, cumulant, G)
+        err = np.full(len(x), np.nan)
+        for t in range(len(x)):
+            V = self.step(x[t], cumulant[t])
+            if not np.isfinite(V):
+                break
+            err[t] = (V - G[t]) ** 2
+        return err
+
+    def _run_compiled(self, x, cumulant, G) -> np.ndarray:
+        from ..kernels.lstm_td import lstm_td_chunk
+
+        p = {k: np.array(v, dtype=np.float64) for k, v in self.model.params.items()}
+        h, c = self.state[0, :, 0].copy(), self.state[0, :, 1].copy()
+        prev = np.array([0.0 if self.prev is None else 1.0, self.prev or 0.0])
+        err = np.empty(len(x))
+        heard_ptr, heard_idx, learners, learn_out = self.layout
+        TH, TC, z = self.kernel_z
+        lstm_td_chunk(
+            np.ascontiguousarray(x, dtype=np.float64),
+            np.ascontiguousarray(cumulant, dtype=np.float64),
+            np.ascontiguousarray(G, dtype=np.float64),
+            p["W_in"],
+            p["W_rec"],
+            p["b"],
+            p["W_out"][0],
+            p["b_out"],
+            heard_ptr,
+            heard_idx,
+            learners,
+            learn_out,
+            h,
+            c,
+            TH,
+            TC,
+            z,
+            self.z["W_out"][0],
+            self.z["b_out"],
+            prev,
+            self.eta,
+            self.gamma,
+            self.lam,
+            err,
+        )
+        self.model = self.model.evolve(p)
+        self.state = np.stack([h, c], axis=-1)[None]
+        self.prev = float(prev[1]) if prev[0] else None
+        return err
+
+    def step(self, x_t: np.ndarray, c_t: float) -> float:
+        model, P = self.model, gated_params(self.model)
+        s = self.state
+        L = local(model, x_t[None, None], s[..., 0], s[..., 1] if s.shape[2] == 2 else None)
+        V = float(L.outputs[0, 0, 0])
+        if not np.isfinite(V):
+            return V
+        if self.prev is not None:  # δ_{t-1}, and the update along z_{t-1}
+            delta = c_t + self.gamma * V - self.prev
+            new = {k: model.params[k] + self.eta * delta * self.z[k] for k in model.plastic}
+            self.model = model.evolve(model.project(new))
+        grad = model_layout(model, self.gradient(P, L))
+        grad = finalize(model, grad)
+        for k in self.z:
+            self.z[k] *= self.gamma * self.lam
+            self.z[k] += grad[k]
+        self.prev, self.state = V, L.states[1]
+        return V
+
+    def gradient(self, P: dict, L) -> dict[str, np.ndarray]:
+        """``∇_θ V_t`` in gate layout, from this step's factors ``L`` (and the window)."""
+        q = P["W_out"][0][None, :, None] * L.slope[1]  # ∂V/∂s_t (1, n, d)
+        out = {"W_out": L.rates[1].copy(), "b_out": np.ones(1)}
+        if self.credit == "traces":
+            self.trace = trace_step(P, L, 0, self.trace)
+            total = np.einsum("bqnpd,bnd->qnp", self.trace, q)
+            m, n = P["W_in"].shape[2], P["W_in"].shape[1]
+            out.update(W_in=total[..., :m], W_rec=total[..., m : m + n], b=total[..., -1])
+            return out
+        self.window.append((P, L))
+        g = {k: np.zeros_like(P[k]) for k in ("W_in", "W_rec", "b")}
+        for Pj, Lj in reversed(self.window):
+            delta, q = back(Pj["W_rec"], Lj, q, 0)
+            g["W_in"] += np.einsum("bqn,bm->qnm", delta, Lj.inputs[0])
+            g["W_rec"] += np.einsum("bqn,bj->qnj", delta, Lj.rates[0])
+            g["b"] += delta.sum(0)
+        out.update(g)
+        return out
