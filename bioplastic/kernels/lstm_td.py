@@ -24,7 +24,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["lstm_td_chunk"]
+__all__ = ["lstm_td_chunk", "lstm_tbptt_chunk"]
 
 
 @njit(cache=True, fastmath=False)
@@ -155,3 +155,145 @@ def lstm_td_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs spell
         for i in range(n):
             h[i] = h_new[i]
             c[i] = c_new[i]
+
+
+@njit(cache=True, fastmath=False)
+def lstm_tbptt_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs spelled out
+    x,
+    cumulant,
+    target,  # (T, m), (T,), (T,)
+    W_in,
+    W_rec,
+    b,
+    w_out,
+    b_out,  # (4, n, m), (4, n, n), (4, n), (n,), (1,): every entry learns
+    h,
+    c,  # (n,) the state, in place
+    ring_x,
+    ring_h,
+    ring_c,
+    ring_gates,
+    ring_W,
+    ring_len,  # the last k steps, in place
+    z_in,
+    z_rec,
+    z_b,
+    z_out,
+    z_bout,  # eligibility, in place
+    prev,  # (2,): [has_prev, V_{t-1}], in place
+    eta,
+    gamma,
+    lam,
+    err,  # (T,) out
+):
+    r"""Online TD(λ) for a dense LSTM with ``∇V_t`` by BPTT through its last k steps, as they
+    happened (their activations and weights).  Ring slot ``s % k`` holds step s's input
+    ``x_s``, ``h_{s-1}``, ``c_{s-1}``, gates and ``W_rec``; ``ring_len[0]`` counts the filled
+    slots.  Backward through a step, with credit ``(ε_h, ε_c)`` on ``(h_s, c_s)``::
+
+        ε_c' = ε_c + ε_h o (1 − tanh² c_s)
+        δ_i = ε_c' g i(1−i), δ_f = ε_c' c_{s-1} f(1−f), δ_o = ε_h tanh c_s o(1−o),
+        δ_g = ε_c' i (1−g²);   ∇W_in[q] += δ_q x_sᵀ, ∇W_rec[q] += δ_q h_{s-1}ᵀ, ∇b[q] += δ_q
+        ε_h ← Σ_q W_rec[q]ᵀ δ_q,   ε_c ← ε_c' f
+    """
+    T, m = x.shape
+    n = h.shape[0]
+    k = ring_x.shape[0]
+    u = np.empty((4, n))
+    delta = np.empty((4, n))
+    eh = np.empty(n)
+    ec = np.empty(n)
+    eh_prev = np.empty(n)
+    g_in = np.empty_like(z_in)
+    g_rec = np.empty_like(z_rec)
+    g_b = np.empty_like(z_b)
+    decay = gamma * lam
+    for t in range(T):
+        slot = ring_len[1] % k
+        xt = x[t]
+        for j in range(m):
+            ring_x[slot, j] = xt[j]
+        for i in range(n):
+            ring_h[slot, i] = h[i]
+            ring_c[slot, i] = c[i]
+        for q in range(4):
+            for i in range(n):
+                acc = b[q, i]
+                for j in range(m):
+                    acc += W_in[q, i, j] * xt[j]
+                for j in range(n):
+                    acc += W_rec[q, i, j] * h[j]
+                    ring_W[slot, q, i, j] = W_rec[q, i, j]
+                u[q, i] = math.tanh(acc) if q == 3 else _sig(acc)
+                ring_gates[slot, q, i] = u[q, i]
+        for i in range(n):
+            c[i] = u[1, i] * c[i] + u[0, i] * u[3, i]
+            h[i] = u[2, i] * math.tanh(c[i])
+        ring_len[1] += 1
+        ring_len[0] = min(ring_len[0] + 1, k)
+        V = b_out[0]
+        for i in range(n):
+            V += w_out[i] * h[i]
+        if not math.isfinite(V):
+            for s in range(t, T):
+                err[s] = np.nan
+            return
+        err[t] = (V - target[t]) ** 2
+        has_prev = prev[0] > 0.0
+        step = eta * (cumulant[t] + gamma * V - prev[1]) if has_prev else 0.0
+        # ∇V_t through the window, with the weights of each step (all before this update)
+        for i in range(n):
+            eh[i] = w_out[i]
+            ec[i] = 0.0
+        g_in[:] = 0.0
+        g_rec[:] = 0.0
+        g_b[:] = 0.0
+        for age in range(ring_len[0]):
+            s = (ring_len[1] - 1 - age) % k
+            c_s = ring_c[(s + 1) % k] if age > 0 else c
+            for i in range(n):
+                gi, gf = ring_gates[s, 0, i], ring_gates[s, 1, i]
+                go, gg = ring_gates[s, 2, i], ring_gates[s, 3, i]
+                th = math.tanh(c_s[i])
+                e_c = ec[i] + eh[i] * go * (1.0 - th * th)
+                delta[0, i] = e_c * gg * gi * (1.0 - gi)
+                delta[1, i] = e_c * ring_c[s, i] * gf * (1.0 - gf)
+                delta[2, i] = eh[i] * th * go * (1.0 - go)
+                delta[3, i] = e_c * gi * (1.0 - gg * gg)
+                ec[i] = e_c * gf
+            for j in range(n):
+                eh_prev[j] = 0.0
+            for q in range(4):
+                for i in range(n):
+                    d = delta[q, i]
+                    for j in range(m):
+                        g_in[q, i, j] += d * ring_x[s, j]
+                    for j in range(n):
+                        g_rec[q, i, j] += d * ring_h[s, j]
+                        eh_prev[j] += ring_W[s, q, i, j] * d
+                    g_b[q, i] += d
+            for j in range(n):
+                eh[j] = eh_prev[j]
+        if has_prev:  # the update along z_{t-1}
+            for q in range(4):
+                for i in range(n):
+                    for j in range(m):
+                        W_in[q, i, j] += step * z_in[q, i, j]
+                    for j in range(n):
+                        W_rec[q, i, j] += step * z_rec[q, i, j]
+                    b[q, i] += step * z_b[q, i]
+            for i in range(n):
+                w_out[i] += step * z_out[i]
+            b_out[0] += step * z_bout[0]
+        for q in range(4):  # z_t
+            for i in range(n):
+                for j in range(m):
+                    z_in[q, i, j] = decay * z_in[q, i, j] + g_in[q, i, j]
+                for j in range(n):
+                    z_rec[q, i, j] = decay * z_rec[q, i, j] + g_rec[q, i, j]
+                z_b[q, i] = decay * z_b[q, i] + g_b[q, i]
+        for i in range(n):
+            z_out[i] = decay * z_out[i] + h[i]
+        z_bout[0] = decay * z_bout[0] + 1.0
+        prev[0] = 1.0
+        prev[1] = V

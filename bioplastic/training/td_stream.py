@@ -38,9 +38,10 @@ import xarray as xr
 
 from .. import kernels
 from .._validate import check_seed
+from ..errors import NonFiniteError
 from ..lstm import LSTM
 from ..model import Model, gated_params, local, model_layout
-from ..network import LeakyRNN
+from ..network import PARAM_NAMES, LeakyRNN
 from ..rules.base import finalize
 from ..rules.gated import back, trace_step, traces_exact
 
@@ -253,6 +254,16 @@ def kernel_layout(model: LSTM):
     return ptr, idx, np.nonzero(rows)[0].astype(np.int64), learn_out
 
 
+def _all_learn(model) -> bool:
+    """Every parameter learns, whole, and the layer is dense (the T-BPTT kernel's case)."""
+    return (
+        model.plastic == frozenset(PARAM_NAMES)
+        and not model.plastic_masks
+        and not model.connectivity
+        and model.dtype == np.float64
+    )
+
+
 class _Learner:
     """The TD(λ) state of one stream: the model, its state, credit and eligibility."""
 
@@ -264,7 +275,7 @@ class _Learner:
         self.prev: float | None = None
         self._reset_credit()
         self.z = {k: np.zeros_like(v) for k, v in model.params.items()}
-        self.compiled = credit == "traces" and isinstance(model, LSTM) and kernels.available()
+        self.compiled = isinstance(model, LSTM) and kernels.available()
 
     def _reset_credit(self) -> None:
         P = gated_params(self.model)
@@ -272,8 +283,21 @@ class _Learner:
         d = self.state.shape[2]
         self.trace = np.zeros((1, Q, n, m + n + 1, d), dtype=self.model.dtype)
         self.window: deque = deque(maxlen=self.k or 1)
-        self.layout = kernel_layout(self.model) if isinstance(self.model, LSTM) else None
-        if self.layout is not None:
+        self.layout = None
+        if isinstance(self.model, LSTM) and self.credit == "tbptt" and _all_learn(self.model):
+            k = self.k
+            self.layout = "tbptt"
+            self.ring = (
+                np.zeros((k, m)),
+                np.zeros((k, n)),
+                np.zeros((k, n)),
+                np.zeros((k, 4, n)),
+                np.zeros((k, 4, n, n)),
+                np.zeros(2, dtype=np.int64),
+            )
+        elif isinstance(self.model, LSTM) and self.credit == "traces":
+            self.layout = kernel_layout(self.model)
+        if self.layout is not None and self.credit == "traces":
             heard_ptr, _, learners, _ = self.layout
             K = m + 1 + int(np.diff(heard_ptr).max(initial=0))
             self.kernel_z = np.zeros((3, len(learners), 4, K))  # TH, TC, z
@@ -294,11 +318,15 @@ class _Learner:
         if compiled and self.compiled and self.layout is not None:
             return self._run_compiled(x, cumulant, G)
         err = np.full(len(x), np.nan)
-        for t in range(len(x)):
-            V = self.step(x[t], cumulant[t])
-            if not np.isfinite(V):
-                break
-            err[t] = (V - G[t]) ** 2
+        with np.errstate(over="ignore", invalid="ignore"):
+            for t in range(len(x)):
+                try:
+                    V = self.step(x[t], cumulant[t])
+                except NonFiniteError:  # the state overflowed: diverged
+                    break
+                err[t] = (V - G[t]) ** 2
+                if not np.isfinite(err[t]):
+                    break
         return err
 
     def _run_compiled(self, x, cumulant, G) -> np.ndarray:
@@ -308,12 +336,41 @@ class _Learner:
         h, c = self.state[0, :, 0].copy(), self.state[0, :, 1].copy()
         prev = np.array([0.0 if self.prev is None else 1.0, self.prev or 0.0])
         err = np.empty(len(x))
+        x, cumulant, G = (np.ascontiguousarray(a, dtype=np.float64) for a in (x, cumulant, G))
+        if self.layout == "tbptt":
+            from ..kernels.lstm_td import lstm_tbptt_chunk
+
+            z = self.z
+            lstm_tbptt_chunk(
+                x,
+                cumulant,
+                G,
+                p["W_in"],
+                p["W_rec"],
+                p["b"],
+                p["W_out"][0],
+                p["b_out"],
+                h,
+                c,
+                *self.ring,
+                z["W_in"],
+                z["W_rec"],
+                z["b"],
+                z["W_out"][0],
+                z["b_out"],
+                prev,
+                self.eta,
+                self.gamma,
+                self.lam,
+                err,
+            )
+            return self._finish(p, h, c, prev, err)
         heard_ptr, heard_idx, learners, learn_out = self.layout
         TH, TC, z = self.kernel_z
         lstm_td_chunk(
-            np.ascontiguousarray(x, dtype=np.float64),
-            np.ascontiguousarray(cumulant, dtype=np.float64),
-            np.ascontiguousarray(G, dtype=np.float64),
+            x,
+            cumulant,
+            G,
             p["W_in"],
             p["W_rec"],
             p["b"],
@@ -336,6 +393,9 @@ class _Learner:
             self.lam,
             err,
         )
+        return self._finish(p, h, c, prev, err)
+
+    def _finish(self, p, h, c, prev, err) -> np.ndarray:
         self.model = self.model.evolve(p)
         self.state = np.stack([h, c], axis=-1)[None]
         self.prev = float(prev[1]) if prev[0] else None

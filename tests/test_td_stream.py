@@ -1,0 +1,154 @@
+"""Online TD(λ) with gated-unit models that may grow (Javed et al. 2023): the compiled kernels
+against the numpy path, the prediction gradient against exact BPTT, the TD update against an
+independent linear TD(λ), the constructive schedule, and errors."""
+
+import numpy as np
+import pytest
+
+import bioplastic as bp
+from bioplastic import kernels
+from bioplastic.training.td_stream import Growth, _Learner, learn_td
+
+TASK = bp.tasks.TracePatterning()
+PARAMS = ("W_in", "W_rec", "b", "W_out", "b_out")
+
+
+def both_paths(net, steps=900, **kw):
+    kw = {"step_size": 0.05, "lam": 0.9, "record_every": 300, **kw}
+    with kernels.disabled():
+        ref = learn_td(net, TASK, steps, **kw)
+    return ref, learn_td(net, TASK, steps, **kw)
+
+
+@pytest.mark.skipif(not kernels.available(), reason=f"numba: {kernels.NUMBA_ERROR}")
+@pytest.mark.parametrize(
+    "make, kw",
+    [
+        (lambda: bp.LSTM.columnar(12, 6, 1, scale=0.5), {}),
+        (lambda: bp.LSTM.columnar(12, 1, 1, scale=0.5), {"growth": Growth(250, 2, 5)}),
+        (lambda: bp.LSTM.dense(12, 5, 1, scale=0.5), {}),  # the diagonal Jacobian
+        (lambda: bp.LSTM.dense(12, 5, 1, scale=0.5), {"credit": "tbptt", "truncation": 4}),
+        (
+            lambda: bp.LSTM.dense(12, 5, 1, scale=0.5),
+            {"credit": "tbptt", "truncation": 3, "lam": 0.0},
+        ),
+    ],
+)
+def test_compiled_kernels_equal_the_numpy_path(make, kw):
+    ref, fast = both_paths(make(), **kw)
+    np.testing.assert_allclose(fast.error, ref.error, rtol=1e-10, atol=1e-14)
+    for k in PARAMS:
+        np.testing.assert_allclose(fast[k], ref[k], rtol=1e-9, atol=1e-13)
+    np.testing.assert_array_equal(fast.units, ref.units)
+    assert not np.allclose(ref["W_out"], 0)  # it learned
+
+
+def prediction_gradient(net, credit, truncation, steps, x):
+    """Σ_t ∇V_t accumulated by the learner (γλ = 1, a step size that changes nothing)."""
+    learner = _Learner(net, credit, truncation, 1e-300, 1.0, 1.0)
+    for t in range(steps):
+        learner.step(x[t], 0.0)
+    return learner.z
+
+
+@pytest.mark.parametrize(
+    "make, credit, k",
+    [
+        (lambda: bp.LSTM.columnar(12, 4, 1, scale=0.6, seed=2), "traces", None),
+        (lambda: bp.LSTM.columnar(12, 2, 1, scale=0.6, seed=2).grow(2, scale=0.6), "traces", None),
+        (lambda: bp.LSTM.dense(12, 4, 1, scale=0.6, seed=2), "tbptt", 30),
+        (
+            lambda: bp.LeakyRNN.random(12, 4, 1, tau=3.0, seed=2).with_params(
+                {"W_rec": np.diag([0.9, -0.5, 1.2, 0.3])}
+            ),
+            "tbptt",
+            30,
+        ),
+    ],
+)
+def test_the_learners_prediction_gradient_is_exact(make, credit, k):
+    """With γλ = 1 the eligibility is Σ_t ∇V_t: BPTT's gradient of Σ_t y_t."""
+    net = make()
+    net = net.with_params({"W_out": np.random.default_rng(0).normal(size=(1, net.n_rec))})
+    T = 25
+    x = TASK.stream(1, np.random.default_rng(3)).next(T).x[0]
+    z = prediction_gradient(net, credit, k, T, x)
+    y = net.run(x[None]).outputs
+    exact = bp.gradient(net, x[None], y - 1.0, rule="bptt")  # ∂L/∂y_t = 1 at every step
+    for key in PARAMS:
+        np.testing.assert_allclose(z[key], exact[key], rtol=1e-10, atol=1e-12)
+
+
+def test_the_td_update_is_linear_td_lambda_when_only_the_readout_learns():
+    """An independent derivation: frozen recurrent weights make h_t a fixed feature stream,
+    and TD(λ) with accumulating traces on it is a few lines (Sutton & Barto 2018, sec. 12.2)."""
+    net = bp.LSTM.columnar(12, 5, 1, scale=0.5, seed=1)
+    net = bp.LSTM(**net.params, connectivity=net.connectivity, plastic={"W_out", "b_out"})
+    eta, lam, T = 0.1, 0.8, 600
+    ds = learn_td(net, TASK, T, step_size=eta, lam=lam, record_every=T, seed=5)
+    trials = TASK.stream(1, np.random.default_rng(5)).next(T)
+    h = net.run(trials.x).states[0]
+    c = trials.x[0, :, TASK.cumulant_index]
+    w, b, zw, zb, prev = np.zeros(5), 0.0, np.zeros(5), 0.0, None
+    g = TASK.gamma
+    for t in range(T):
+        V = w @ h[t] + b
+        if prev is not None:
+            delta = c[t] + g * V - prev
+            w, b = w + eta * delta * zw, b + eta * delta * zb
+        zw, zb = g * lam * zw + h[t], g * lam * zb + 1.0
+        prev = V
+    np.testing.assert_allclose(ds["W_out"].values[0], w, rtol=1e-10)
+    np.testing.assert_allclose(ds["b_out"].values[0], b, rtol=1e-10)
+    np.testing.assert_array_equal(ds["W_in"].values, net.params["W_in"])  # frozen stays frozen
+
+
+def test_a_growing_network_adds_stages_on_schedule_and_records_them():
+    ds = learn_td(
+        bp.LSTM.columnar(12, 1, 1),
+        TASK,
+        1000,
+        step_size=0.01,
+        lam=0.9,
+        growth=Growth(every=200, size=2, max_units=6),
+        record_every=100,
+    )
+    assert ds.step.values.tolist() == list(range(100, 1001, 100))
+    assert ds.units.values.tolist() == [1, 1, 3, 3, 5, 5, 6, 6, 6, 6]
+    assert ds["W_rec"].shape == (4, 6, 6) and ds.attrs["status"] == "complete"
+    assert np.isfinite(ds.error).all()
+
+
+def test_same_seed_same_run_bitwise_and_other_seed_differs():
+    kw = dict(step_size=0.05, lam=0.9, record_every=200, seed=4)
+    a = learn_td(bp.LSTM.columnar(12, 3, 1), TASK, 600, **kw)
+    b = learn_td(bp.LSTM.columnar(12, 3, 1), TASK, 600, **kw)
+    c = learn_td(bp.LSTM.columnar(12, 3, 1), TASK, 600, **{**kw, "seed": 5})
+    assert a.identical(b)
+    assert not np.array_equal(a.error, c.error)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_diverging_run_keeps_its_curve_up_to_the_divergence(compiled):
+    net = bp.LSTM.columnar(12, 4, 1, scale=0.5)
+    ds = learn_td(net, TASK, 3000, step_size=1e6, lam=0.9, record_every=100, compiled=compiled)
+    assert ds.attrs["status"] == "diverged"
+    assert len(ds.step) < 30 and np.isfinite(ds.error).all()
+
+
+def test_learn_td_errors_name_the_fix():
+    net = bp.LSTM.columnar(12, 2, 1)
+    with pytest.raises(ValueError, match="credit must be one of"):
+        learn_td(net, TASK, 10, step_size=0.1, lam=0.5, credit="rflo")
+    with pytest.raises(ValueError, match="truncation"):
+        learn_td(net, TASK, 10, step_size=0.1, lam=0.5, credit="tbptt")
+    with pytest.raises(ValueError, match="1 output"):
+        learn_td(bp.LSTM.columnar(12, 2, 2), TASK, 10, step_size=0.1, lam=0.5)
+    with pytest.raises(ValueError, match="cumulant"):
+        learn_td(net, bp.tasks.Add(), 10, step_size=0.1, lam=0.5)
+    with pytest.raises(ValueError, match="start from columns"):
+        learn_td(bp.LSTM.dense(12, 2, 1), TASK, 10, step_size=0.1, lam=0.5, growth=Growth(5, 1, 3))
+    with pytest.raises(ValueError, match="lam"):
+        learn_td(net, TASK, 10, step_size=0.1, lam=1.5)
+    with pytest.raises(ValueError, match="Growth.size"):
+        Growth(10, 0, 3)
