@@ -119,6 +119,25 @@ def test_a_growing_network_adds_stages_on_schedule_and_records_them():
     assert np.isfinite(ds.error).all()
 
 
+def test_stages_between_recorded_points_split_no_bin():
+    ds = learn_td(
+        bp.LSTM.columnar(12, 1, 1),
+        TASK,
+        500,
+        step_size=0.01,
+        lam=0.9,
+        growth=Growth(every=250, size=1, max_units=3),
+        record_every=100,
+        keep_last=30,
+    )
+    assert ds.step.values.tolist() == [100, 200, 300, 400, 500]
+    assert ds.units.values.tolist() == [1, 1, 2, 2, 2]  # the unit count at each bin's end
+    assert ds["W_in"].shape[1] == 2  # no stage after the last step
+    assert ds.prediction.shape == ds.true_return.shape == (30,)
+    y = TASK.stream(1, np.random.default_rng(0)).next(500).target[0, -30:, 0]
+    np.testing.assert_array_equal(ds.true_return, y)
+
+
 def test_same_seed_same_run_bitwise_and_other_seed_differs():
     kw = dict(step_size=0.05, lam=0.9, record_every=200, seed=4)
     a = learn_td(bp.LSTM.columnar(12, 3, 1), TASK, 600, **kw)

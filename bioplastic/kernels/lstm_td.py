@@ -35,8 +35,7 @@ def _sig(u):
 @njit(cache=True, fastmath=False)
 def lstm_td_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs spelled out
     x,
-    cumulant,
-    target,  # (T, m), (T,), (T,)
+    cumulant,  # (T, m), (T,), (T,)
     W_in,
     W_rec,
     b,
@@ -57,7 +56,7 @@ def lstm_td_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs spell
     eta,
     gamma,
     lam,
-    err,  # (T,) out: (V_t - G_t)^2, NaN from a divergence on
+    pred,  # (T,) out: V_t, NaN from a divergence on
 ):
     T, m = x.shape
     n = h.shape[0]
@@ -89,9 +88,9 @@ def lstm_td_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs spell
             V += w_out[i] * h_new[i]
         if not math.isfinite(V):
             for s in range(t, T):
-                err[s] = np.nan
+                pred[s] = np.nan
             return
-        err[t] = (V - target[t]) ** 2
+        pred[t] = V
         for i in range(n):
             w_old[i] = w_out[i]  # the readout of V_t, before this step's update
         has_prev = prev[0] > 0.0
@@ -160,8 +159,7 @@ def lstm_td_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs spell
 @njit(cache=True, fastmath=False)
 def lstm_tbptt_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs spelled out
     x,
-    cumulant,
-    target,  # (T, m), (T,), (T,)
+    cumulant,  # (T, m), (T,), (T,)
     W_in,
     W_rec,
     b,
@@ -184,7 +182,7 @@ def lstm_tbptt_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs sp
     eta,
     gamma,
     lam,
-    err,  # (T,) out
+    pred,  # (T,) out: V_t
 ):
     r"""Online TD(λ) for a dense LSTM with ``∇V_t`` by BPTT through its last k steps, as they
     happened (their activations and weights).  Ring slot ``s % k`` holds step s's input
@@ -236,9 +234,9 @@ def lstm_tbptt_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs sp
             V += w_out[i] * h[i]
         if not math.isfinite(V):
             for s in range(t, T):
-                err[s] = np.nan
+                pred[s] = np.nan
             return
-        err[t] = (V - target[t]) ** 2
+        pred[t] = V
         has_prev = prev[0] > 0.0
         step = eta * (cumulant[t] + gamma * V - prev[1]) if has_prev else 0.0
         # ∇V_t through the window, with the weights of each step (all before this update)

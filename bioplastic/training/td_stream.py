@@ -65,7 +65,7 @@ class Growth:
                 raise ValueError(f"Growth.{k} must be an int >= 1; got {v!r}")
 
 
-def _check(model, task, steps, credit, step_size, lam, truncation, record_every) -> None:
+def _check(model, task, steps, credit, step_size, lam, truncation, record_every, keep_last) -> None:
     if not isinstance(model, (LSTM, LeakyRNN)):
         raise TypeError(f"model must be a bioplastic.LSTM or LeakyRNN; got {type(model).__name__}")
     if model.n_out != 1:
@@ -87,7 +87,11 @@ def _check(model, task, steps, credit, step_size, lam, truncation, record_every)
         raise ValueError(f"credit='tbptt' needs truncation=k, an int >= 1; got {truncation!r}")
     if credit == "traces" and truncation is not None:
         raise ValueError("truncation is an option of credit='tbptt' only")
-    for name, v, lo in (("steps", steps, 1), ("record_every", record_every, 1)):
+    for name, v, lo in (
+        ("steps", steps, 1),
+        ("record_every", record_every, 1),
+        ("keep_last", keep_last, 0),
+    ):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
             raise ValueError(f"{name} must be an int >= {lo}; got {v!r}")
     if not (isinstance(step_size, (int, float)) and step_size > 0):
@@ -108,6 +112,7 @@ def learn_td(
     growth: Growth | None = None,
     seed: int = 0,
     record_every: int = 10_000,
+    keep_last: int = 0,
     compiled: bool = True,
 ) -> xr.Dataset:
     """Learn to predict ``task``'s return online for ``steps`` steps (module docstring).
@@ -128,6 +133,9 @@ def learn_td(
         The stream's seed.
     record_every:
         Steps per recorded point.
+    keep_last:
+        Keep the predictions and true returns of the last ``keep_last`` steps (the paper's
+        Fig. 2, left).
     compiled:
         Use the compiled kernel where it applies (an LSTM learning by traces); False forces
         the numpy reference.
@@ -137,9 +145,10 @@ def learn_td(
     xarray.Dataset
         ``error (step)``: mean ``(V_t − G_t)²`` of each recorded span, ``units (step)``, and
         the final parameters; attrs ``status`` (``"complete"`` or ``"diverged"``, the curve
-        kept up to the divergence), ``credit``, ``step_size``, ``lam``, ``gamma``, ``seed``.
+        kept up to the divergence), ``credit``, ``step_size``, ``lam``, ``gamma``, ``seed``;
+        with ``keep_last``, ``prediction (tail)`` and ``true_return (tail)``.
     """
-    _check(model, task, steps, credit, step_size, lam, truncation, record_every)
+    _check(model, task, steps, credit, step_size, lam, truncation, record_every, keep_last)
     seed = check_seed(seed)
     if credit == "traces" and growth is not None and not traces_exact(model):
         raise ValueError(
@@ -150,30 +159,37 @@ def learn_td(
     learner = _Learner(model, credit, truncation, float(step_size), float(lam), float(task.gamma))
     ci = task.cumulant_index
     errors, units, status = [], [], "complete"
+    tail_V, tail_G = np.empty(0), np.empty(0)
     done = 0
     while done < steps:
-        n = min(record_every, steps - done)
+        n = min(record_every - done % record_every, steps - done)  # to the next bin's end
         if growth is not None:  # stop the span where the next stage is due
             to_stage = growth.every - done % growth.every
             n = min(n, to_stage)
         chunk = stream.next(n)
         x, G = chunk.x[0], chunk.target[0, :, 0]
-        err = learner.run(x, x[:, ci], G, compiled)
+        V = learner.run(x, x[:, ci], compiled)
+        with np.errstate(over="ignore", invalid="ignore"):
+            err = (V - G) ** 2
         ok = np.isfinite(err)
         if not ok.all():
             status = "diverged"
             err = err[: int(np.argmin(ok))]
         _record(errors, units, done, err, record_every, learner.model.n_rec)
+        if keep_last:
+            tail_V = np.concatenate([tail_V, V[: len(err)]])[-keep_last:]
+            tail_G = np.concatenate([tail_G, G[: len(err)]])[-keep_last:]
         done += n
         if status == "diverged":
             break
         if (
             growth is not None
+            and done < steps
             and done % growth.every == 0
             and learner.model.n_rec < growth.max_units
         ):
             learner.grow(min(growth.size, growth.max_units - learner.model.n_rec))
-    return _dataset(
+    ds = _dataset(
         learner.model,
         errors,
         units,
@@ -189,12 +205,17 @@ def learn_td(
             model=type(model).__name__,
         ),
     )
+    if keep_last:
+        ds["prediction"] = ("tail", tail_V)
+        ds["true_return"] = ("tail", tail_G)
+    return ds
 
 
 def _record(errors: list, units: list, done: int, err: np.ndarray, every: int, n: int) -> None:
     """Append the span's squared errors to the per-``every`` bins (a span never crosses one)."""
     if errors and errors[-1][0] == done // every and done % every:
         errors[-1][1].extend(err.tolist())
+        units[-1] = n
     elif len(err):
         errors.append((done // every, err.tolist()))
         units.append(n)
@@ -313,30 +334,30 @@ class _Learner:
         self.z["W_out"] = z_out
         self._reset_credit()
 
-    def run(self, x: np.ndarray, cumulant: np.ndarray, G: np.ndarray, compiled: bool) -> np.ndarray:
-        """Learn on ``x (time, input)``; returns ``(V_t − G_t)²`` per step (NaN once diverged)."""
+    def run(self, x: np.ndarray, cumulant: np.ndarray, compiled: bool) -> np.ndarray:
+        """Learn on ``x (time, input)``; returns the predictions ``V_t`` (NaN once diverged)."""
         if compiled and self.compiled and self.layout is not None:
-            return self._run_compiled(x, cumulant, G)
-        err = np.full(len(x), np.nan)
+            return self._run_compiled(x, cumulant)
+        pred = np.full(len(x), np.nan)
         with np.errstate(over="ignore", invalid="ignore"):
             for t in range(len(x)):
                 try:
                     V = self.step(x[t], cumulant[t])
                 except NonFiniteError:  # the state overflowed: diverged
                     break
-                err[t] = (V - G[t]) ** 2
-                if not np.isfinite(err[t]):
+                pred[t] = V
+                if not np.isfinite(V):
                     break
-        return err
+        return pred
 
-    def _run_compiled(self, x, cumulant, G) -> np.ndarray:
+    def _run_compiled(self, x, cumulant) -> np.ndarray:
         from ..kernels.lstm_td import lstm_td_chunk
 
         p = {k: np.array(v, dtype=np.float64) for k, v in self.model.params.items()}
         h, c = self.state[0, :, 0].copy(), self.state[0, :, 1].copy()
         prev = np.array([0.0 if self.prev is None else 1.0, self.prev or 0.0])
-        err = np.empty(len(x))
-        x, cumulant, G = (np.ascontiguousarray(a, dtype=np.float64) for a in (x, cumulant, G))
+        pred = np.empty(len(x))
+        x, cumulant = (np.ascontiguousarray(a, dtype=np.float64) for a in (x, cumulant))
         if self.layout == "tbptt":
             from ..kernels.lstm_td import lstm_tbptt_chunk
 
@@ -344,7 +365,6 @@ class _Learner:
             lstm_tbptt_chunk(
                 x,
                 cumulant,
-                G,
                 p["W_in"],
                 p["W_rec"],
                 p["b"],
@@ -362,15 +382,14 @@ class _Learner:
                 self.eta,
                 self.gamma,
                 self.lam,
-                err,
+                pred,
             )
-            return self._finish(p, h, c, prev, err)
+            return self._finish(p, h, c, prev, pred)
         heard_ptr, heard_idx, learners, learn_out = self.layout
         TH, TC, z = self.kernel_z
         lstm_td_chunk(
             x,
             cumulant,
-            G,
             p["W_in"],
             p["W_rec"],
             p["b"],
@@ -391,15 +410,15 @@ class _Learner:
             self.eta,
             self.gamma,
             self.lam,
-            err,
+            pred,
         )
-        return self._finish(p, h, c, prev, err)
+        return self._finish(p, h, c, prev, pred)
 
-    def _finish(self, p, h, c, prev, err) -> np.ndarray:
+    def _finish(self, p, h, c, prev, pred) -> np.ndarray:
         self.model = self.model.evolve(p)
         self.state = np.stack([h, c], axis=-1)[None]
         self.prev = float(prev[1]) if prev[0] else None
-        return err
+        return pred
 
     def step(self, x_t: np.ndarray, c_t: float) -> float:
         model, P = self.model, gated_params(self.model)
