@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import (
     alignment_fig,
+    javed2023_trace_patterning,
     marschall2020_add,
     marschall2020_mimic,
     murray2019_fig2,
@@ -35,6 +36,7 @@ FIGURES = {
         alignment_fig,
         marschall2020_add,
         marschall2020_mimic,
+        javed2023_trace_patterning,
     )
 }
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -1,0 +1,209 @@
+"""Javed, Shah, Sutton & White 2023, Fig. 2: trace patterning learned online by LSTM networks.
+
+The stream is :class:`~bioplastic.tasks.TracePatterning` (6 CS, 10 of the 20 three-CS patterns
+activate the US, 5 distractors, ISI U{14..26}, ITI U{80..120}, γ = 0.9, the US as cumulant and
+as an input: the authors' code, khurramjaved96/constructive_rnn).  Every network is one LSTM
+layer with a linear readout predicting the US's return, learned online by TD(λ) at every step
+(:func:`bioplastic.training.td_stream.learn_td`), with the paper's Table 2 (Appendix A):
+
+* **T-BPTT**: a dense LSTM of 18 units, truncation k = 27, λ = 0, η = 0.2 (the table's 0.1:
+  the authors' PyTorch loss ``(target − V)²`` takes the step 2ηδ∇V), PyTorch's initialisation
+  U(±1/√18);
+* **diagonal Jacobian**: a dense LSTM of 108 units, per-unit traces (SnAp-1), λ = 0.99,
+  η = 0.01;
+* **columnar**: 108 LSTM columns, exact traces, λ = 0.9, η = 0.1;
+* **constructive**: one column, then one more every 400,000 steps up to 23, λ = 0.99,
+  η = 0.01;
+* **hybrid**: 20 columns, then 20 more every 800,000 steps up to 108, λ = 0.99, η = 0.01.
+
+LSTM weights and biases U(−0.1, 0.1) and a zero readout (the authors' C++ code), one step size
+for every weight, no normalisation of inputs or features (the draft's code; a later commit
+z-scores the inputs), 4.9 × 10⁶ steps (the figure's x-axis: 98 points logged every 50,000
+steps).  Choices of ours, the same for every method: a new stage hears every input and every
+earlier unit (the code samples 12 incoming connections from them), the activating patterns
+change with the seed (``pattern_seed = seed``), and the error is the mean of (V_t − G_t)² over
+each 50,000 steps of the training stream (the code plots a running average with rate 10⁻⁴).
+5 seeds; median and 25–75% band.  "Final" error: the mean of the last 10% of the run; the
+dotted line is the error of predicting 0 (the untrained readout).
+
+Left: the predictions of the last 400 steps of seed 0 against the true return.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+from ..lstm import LSTM
+from ..results import load, save
+from ..tasks import TracePatterning
+from ..training.td_stream import Growth, learn_td
+from .common import FigureRun, band, plt
+
+NAME = "javed2023_trace_patterning"
+EXPECT = (
+    "the diagonal Jacobian and T-BPTT perform worst; columnar and constructive reach a similar "
+    "asymptotic error, lower than theirs; hybrid reaches the lowest"
+)
+STEPS = 4_900_000
+METHODS: dict[str, dict] = {  # Table 2, sec. 6
+    "T-BPTT": dict(
+        kind="dense",
+        n=18,
+        scale=1 / math.sqrt(18),
+        credit="tbptt",
+        truncation=27,
+        step_size=0.2,
+        lam=0.0,
+    ),
+    "diagonal Jacobian": dict(kind="dense", n=108, step_size=0.01, lam=0.99),
+    "columnar": dict(kind="columnar", n=108, step_size=0.1, lam=0.9),
+    "constructive": dict(kind="columnar", n=1, step_size=0.01, lam=0.99, growth=(400_000, 1, 23)),
+    "hybrid": dict(kind="columnar", n=20, step_size=0.01, lam=0.99, growth=(800_000, 20, 108)),
+}
+COLORS = {
+    "T-BPTT": "tab:orange",
+    "diagonal Jacobian": "tab:red",
+    "columnar": "tab:blue",
+    "constructive": "tab:green",
+    "hybrid": "tab:purple",
+}
+
+
+def settings(quick: bool) -> dict:
+    if quick:  # the pipeline: every method at its size, 2 seeds, stages 100× sooner
+        return dict(steps=24_000, every=2_000, seeds=[0, 1], growth_scale=0.01)
+    return dict(steps=STEPS, every=50_000, seeds=list(range(5)), growth_scale=1.0)
+
+
+def run_one(method: str, seed: int, st: dict, path: str) -> str:
+    """Train one method on one seed's stream; write its dataset to ``path`` (atomically)."""
+    m = METHODS[method]
+    make = LSTM.columnar if m["kind"] == "columnar" else LSTM.dense
+    net = make(12, m["n"], 1, scale=m.get("scale", 0.1), seed=seed)
+    growth = None
+    if "growth" in m:
+        every, size, top = m["growth"]
+        growth = Growth(max(1, int(every * st["growth_scale"])), size, top)
+    ds = learn_td(
+        net,
+        TracePatterning(pattern_seed=seed),
+        st["steps"],
+        step_size=m["step_size"],
+        lam=m["lam"],
+        credit=m.get("credit", "traces"),
+        truncation=m.get("truncation"),
+        growth=growth,
+        seed=seed,
+        record_every=st["every"],
+        keep_last=400,
+    )
+    ds.attrs["method"] = method
+    save(ds, path)
+    return path
+
+
+def runs(fig: FigureRun) -> dict[str, list[xr.Dataset]]:
+    """Every (method, seed) run, from the cache where it is complete; the rest as a dask sweep."""
+    st = settings(fig.quick)
+    fig.cache.mkdir(parents=True, exist_ok=True)
+    jobs = {}
+    for method in METHODS:
+        for seed in st["seeds"]:
+            path = fig.cache / f"{method.replace(' ', '_')}_seed{seed}.nc"
+            if not path.exists():
+                jobs[(method, seed)] = str(path)
+    if jobs and fig.scheduler is None:
+        for (method, seed), path in jobs.items():
+            run_one(method, seed, st, path)
+    elif jobs:
+        from ..sweeps import _client
+
+        client, cluster = _client(fig.scheduler, fig.n_workers, 30.0)
+        try:
+            futures = [
+                client.submit(run_one, m, s, st, p, pure=False) for (m, s), p in jobs.items()
+            ]
+            client.gather(futures)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return {
+        method: [
+            load(fig.cache / f"{method.replace(' ', '_')}_seed{seed}.nc") for seed in st["seeds"]
+        ]
+        for method in METHODS
+    }
+
+
+def zero_error(steps: int, seed: int = 0) -> float:
+    """The mean of G_t² over a stream: the error of predicting 0."""
+    G = TracePatterning(pattern_seed=seed).stream(1, np.random.default_rng(seed)).next(steps)
+    return float(np.mean(G.target[0, :, 0] ** 2))
+
+
+def make(fig: FigureRun) -> dict:
+    st = settings(fig.quick)
+    data = runs(fig)
+    zero = zero_error(min(st["steps"], 500_000))
+    f, (ax_p, ax_e) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1, 1.4]})
+    numbers: dict = {"zero_predictor_error": zero, "steps": st["steps"], "seeds": len(st["seeds"])}
+    for method, dss in data.items():
+        curves = xr.concat([ds.error for ds in dss], dim="seed", join="outer")
+        step = curves.step.values
+        band(ax_e, step, curves, method, color=COLORS[method])
+        tail = curves.sel(step=step[step > 0.9 * st["steps"]])
+        final = tail.mean("step")
+        numbers[f"final {method}"] = float(final.median())
+        numbers[f"final {method} per seed"] = [float(v) for v in final.values]
+        numbers[f"diverged {method}"] = sum(ds.attrs["status"] == "diverged" for ds in dss)
+        numbers[f"units {method}"] = int(dss[0].units.values[-1])
+        ax_p.plot(dss[0].prediction.values, color=COLORS[method], lw=1, label=method)
+    ax_p.plot(
+        data["columnar"][0].true_return.values, color="k", lw=1.5, ls="--", label="true return"
+    )
+    ax_p.set(xlabel="step (last 400 of seed 0)", ylabel="prediction", title="predictions")
+    ax_p.legend(fontsize=7)
+    ax_e.axhline(zero, color="gray", ls=":", lw=1, label="predict 0")
+    ax_e.set(
+        xlabel="step",
+        ylabel="(V − G)², mean per bin",
+        yscale="log",
+        title=f"trace patterning, median and 25–75% of {len(st['seeds'])} seeds",
+    )
+    ax_e.legend(fontsize=7)
+    fig.save(f)
+    return numbers
+
+
+def check(numbers: dict, quick: bool) -> list[str]:
+    """The paper's claims (sec. 6): each failed one is listed."""
+    final = {m: numbers[f"final {m}"] for m in METHODS}
+    bad = [f"{m} has no finite final error" for m, v in final.items() if not np.isfinite(v)]
+    if quick:
+        return bad
+    zero = numbers["zero_predictor_error"]
+    bad += [
+        f"{m} did not learn (final {v:.3g} ≥ half of predicting 0, {zero:.3g})"
+        for m, v in final.items()
+        if not v < 0.5 * zero
+    ]
+    for worst in ("diagonal Jacobian", "T-BPTT"):
+        for better in ("columnar", "constructive", "hybrid"):
+            if not final[worst] > final[better]:
+                bad.append(
+                    f"{worst} ({final[worst]:.3g}) is not worse than {better} ({final[better]:.3g})"
+                )
+    ratio = final["columnar"] / final["constructive"]
+    if not 0.8 <= ratio <= 1.25:
+        bad.append(f"columnar and constructive differ by {ratio:.2f}× (similar: within 1.25×)")
+    others = min(v for m, v in final.items() if m != "hybrid")
+    if not final["hybrid"] < others:
+        bad.append(f"hybrid ({final['hybrid']:.3g}) is not the lowest (next {others:.3g})")
+    return bad
+
+
+__all__ = ["NAME", "EXPECT", "METHODS", "make", "check", "run_one"]
