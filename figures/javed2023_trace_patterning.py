@@ -1,7 +1,9 @@
 """Make the `javed2023_trace_patterning` figure:
-``python figures/javed2023_trace_patterning.py [--quick]`` (= ``bioplastic figure javed2023_trace_patterning``).
+``python figures/javed2023_trace_patterning.py [--quick]``
+(= ``bioplastic figure javed2023_trace_patterning``).
 
-The figure, its caption and its checks live in :mod:`bioplastic.figures.javed2023_trace_patterning`.
+The figure, its caption and its checks live in
+:mod:`bioplastic.figures.javed2023_trace_patterning`.
 """
 
 import sys

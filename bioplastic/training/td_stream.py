@@ -113,6 +113,7 @@ def learn_td(
     seed: int = 0,
     record_every: int = 10_000,
     keep_last: int = 0,
+    normalize: float | None = None,
     compiled: bool = True,
 ) -> xr.Dataset:
     """Learn to predict ``task``'s return online for ``steps`` steps (module docstring).
@@ -136,6 +137,12 @@ def learn_td(
     keep_last:
         Keep the predictions and true returns of the last ``keep_last`` steps (the paper's
         Fig. 2, left).
+    normalize:
+        None, or the rate β of an online z-scoring of every input before the network sees it
+        (Javed et al.'s code at 632dbf2, ``LSTM::get_normalized_values``):
+        ``x̃_t = (x_t − μ_{t-1}) / √v_{t-1}``, then ``μ_t = (1−β) μ_{t-1} + β x_t`` and
+        ``v_t = (1−β) v_{t-1} + β (x_t − μ_t)²`` from ``μ_0 = 0``, ``v_0 = 1``.  The cumulant
+        for δ is the raw input.
     compiled:
         Use the compiled kernel where it applies (an LSTM learning by traces); False forces
         the numpy reference.
@@ -160,6 +167,7 @@ def learn_td(
     ci = task.cumulant_index
     errors, units, status = [], [], "complete"
     tail_V, tail_G = np.empty(0), np.empty(0)
+    scaler = None if normalize is None else Normalizer(model.n_in, float(normalize))
     done = 0
     while done < steps:
         n = min(record_every - done % record_every, steps - done)  # to the next bin's end
@@ -168,7 +176,8 @@ def learn_td(
             n = min(n, to_stage)
         chunk = stream.next(n)
         x, G = chunk.x[0], chunk.target[0, :, 0]
-        V = learner.run(x, x[:, ci], compiled)
+        x_seen = x if scaler is None else scaler(x)
+        V = learner.run(x_seen, x[:, ci], compiled)
         with np.errstate(over="ignore", invalid="ignore"):
             err = (V - G) ** 2
         ok = np.isfinite(err)
@@ -209,6 +218,27 @@ def learn_td(
         ds["prediction"] = ("tail", tail_V)
         ds["true_return"] = ("tail", tail_G)
     return ds
+
+
+class Normalizer:
+    """Online z-scoring of a stream's inputs (the ``normalize`` option of :func:`learn_td`)."""
+
+    def __init__(self, n: int, rate: float) -> None:
+        if not 0 < rate < 1:
+            raise ValueError(f"normalize must be a rate in (0, 1); got {rate!r}")
+        self.rate, self.mean, self.var = rate, np.zeros(n), np.ones(n)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``x (time, input)`` z-scored with the statistics before each step."""
+        from scipy.signal import lfilter
+
+        b, a = [self.rate], [1.0, -(1.0 - self.rate)]
+        mean, _ = lfilter(b, a, x, axis=0, zi=((1 - self.rate) * self.mean)[None])
+        mean_before = np.concatenate([self.mean[None], mean[:-1]])
+        var, _ = lfilter(b, a, (x - mean) ** 2, axis=0, zi=((1 - self.rate) * self.var)[None])
+        var_before = np.concatenate([self.var[None], var[:-1]])
+        self.mean, self.var = mean[-1], var[-1]
+        return (x - mean_before) / np.sqrt(var_before)
 
 
 def _record(errors: list, units: list, done: int, err: np.ndarray, every: int, n: int) -> None:
