@@ -22,8 +22,10 @@ The C++ methods see their inputs z-scored online at rate 10⁻⁴ (``normalize``
 the day after the figure, 632dbf2, ``LSTM::get_normalized_values``); T-BPTT's PyTorch code
 does not normalise.  Without it no C++ method got below the error of predicting 0 within 10⁶
 steps (our probe); with it the columnar network did.  The code also z-scores the earlier
-features that feed a later stage; we do not.  Choices of ours, the same for every method: a new stage hears every input and every
-earlier unit (the code samples 12 incoming connections from them), the activating patterns
+features that feed a later stage; we do not.
+
+Choices of ours, the same for every method: a new stage hears every input and every earlier
+unit (the code samples 12 distinct incoming connections from them), the activating patterns
 change with the seed (``pattern_seed = seed``), and the error is the mean of (V_t − G_t)² over
 each 50,000 steps of the training stream (the code plots a running average with rate 10⁻⁴).
 5 seeds; median and 25–75% band.  "Final" error: the mean of the last 10% of the run; the
@@ -60,6 +62,7 @@ METHODS: dict[str, dict] = {  # Table 2, sec. 6
         truncation=27,
         step_size=0.2,
         lam=0.0,
+        normalize=None,
     ),
     "diagonal Jacobian": dict(kind="dense", n=108, step_size=0.01, lam=0.99),
     "columnar": dict(kind="columnar", n=108, step_size=0.1, lam=0.9),
@@ -102,6 +105,7 @@ def run_one(method: str, seed: int, st: dict, path: str) -> str:
         seed=seed,
         record_every=st["every"],
         keep_last=400,
+        normalize=m.get("normalize", 1e-4),
     )
     ds.attrs["method"] = method
     save(ds, path)
