@@ -20,11 +20,13 @@ from .objective import NonFiniteError, loss
 from .results import load, save
 from .rules import RULES
 from .sweeps import sweep
-from .training import resume, train
+from .training import Growth, learn_td, resume, train
 
 __all__ = [
     "LeakyRNN",
     "LSTM",
+    "learn_td",
+    "Growth",
     "Trajectory",
     "loss",
     "NonFiniteError",

@@ -14,6 +14,7 @@ The package follows the data of a run:
 | :mod:`.checkpoint` | a saved run read back: its network, held-out trials, the state to go on |
 | :mod:`.signals` | Ctrl-C and SIGTERM, acted on between updates |
 | :mod:`.loop` | the loop, and its entry points :func:`train` and :func:`resume` |
+| :mod:`.td_stream` | :func:`learn_td`: one stream's online TD(λ) with an LSTM or leaky RNN that may grow |
 
 Where the next capabilities go: a new objective (a TD error) is a file in
 :mod:`bioplastic.objectives` and its ``@register`` line; a reward-based rule (node perturbation,
@@ -28,9 +29,12 @@ from .checkpoint import held_out
 from .loop import CHECKPOINT_SECONDS, resume, run_loop, train
 from .run import Run
 from .settings import STREAMS, Settings, TrainingConfig, streams, validate
+from .td_stream import Growth, learn_td
 
 __all__ = [
     "train",
+    "learn_td",
+    "Growth",
     "resume",
     "held_out",
     "validate",
