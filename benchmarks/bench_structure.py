@@ -105,6 +105,43 @@ def main() -> None:
         [grown(n) for n in ([4, 16, 64] if args.quick else [4, 16, 64, 256, 1024])],
         repeats,
     )
+    lstm_table(args.quick, repeats)
+
+
+def lstm_table(quick: bool, repeats: int) -> None:
+    """One online TD(λ) step of each of Javed et al.'s LSTM networks (Fig. 2), compiled: the
+    forward pass, the credit (per-unit traces, or T-BPTT over 27 steps) and the update; beside
+    one compiled forward step of the same network (nothing learning) and the ratio.  The
+    growing networks are timed at their last stage (constructive: 23 units, the newest
+    learning; hybrid: 108, the newest 8)."""
+    from bioplastic.figures.javed2023_trace_patterning import METHODS
+    from bioplastic.training.td_stream import _Learner
+
+    steps = 2_000 if quick else 20_000
+    x = bp.tasks.TracePatterning().stream(1, np.random.default_rng(0)).next(steps).x[0]
+    print("\n## LSTM online TD(λ) step, compiled (Javed et al. 2023, Fig. 2 networks)")
+    print("| network | units (learning) | parameters | step | forward step | step / forward |")
+    print("|---|---|---|---|---|---|")
+    for name, m in METHODS.items():
+        kind = bp.LSTM.columnar if m["kind"] == "columnar" else bp.LSTM.dense
+        net = kind(12, m["n"], 1, seed=0)
+        learning = m["n"]
+        if "growth" in m:  # the last stage of the schedule: the newest stage learns
+            every, size, top = m["growth"]
+            while net.n_rec < top:
+                learning = min(size, top - net.n_rec)
+                net = net.grow(learning)
+        frozen = bp.LSTM(**net.params, connectivity=net.connectivity, plastic=())
+        times = []
+        for model, credit in ((net, m.get("credit", "traces")), (frozen, "traces")):
+            learner = _Learner(model, credit, m.get("truncation"), 1e-3, m["lam"], 0.9)
+            learner.run(x[:100], x[:100, 6], True)  # compile, warm
+            times.append(best_time(lambda: learner.run(x, x[:, 6], True), repeats) / steps)
+        n_par = sum(int(np.count_nonzero(v)) for v in net.params.values())
+        print(
+            f"| {name} | {net.n_rec} ({learning}) | {n_par:,} | {times[0] * 1e6:.1f} µs "
+            f"| {times[1] * 1e6:.1f} µs | {times[0] / times[1]:.1f} |"
+        )
 
 
 def grown(n_rec: int) -> bp.LeakyRNN:
