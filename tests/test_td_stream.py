@@ -7,7 +7,7 @@ import pytest
 
 import bioplastic as bp
 from bioplastic import kernels
-from bioplastic.training.td_stream import Growth, _Learner, learn_td
+from bioplastic.training.td_stream import Growth, Replacement, _Learner, learn_td
 
 TASK = bp.tasks.TracePatterning()
 PARAMS = ("W_in", "W_rec", "b", "W_out", "b_out")
@@ -32,6 +32,11 @@ def both_paths(net, steps=900, **kw):
             lambda: bp.LSTM.dense(12, 5, 1, scale=0.5),
             {"credit": "tbptt", "truncation": 3, "lam": 0.0},
         ),
+        (lambda: bp.LSTM.columnar(12, 6, 1, scale=0.5), {"replacement": Replacement(100, 150)}),
+        (
+            lambda: bp.LSTM.columnar(12, 2, 1, scale=0.5),
+            {"growth": Growth(300, 3, 8), "replacement": Replacement(100, 150, decay=0.99)},
+        ),
     ],
 )
 def test_compiled_kernels_equal_the_numpy_path(make, kw):
@@ -41,6 +46,9 @@ def test_compiled_kernels_equal_the_numpy_path(make, kw):
         np.testing.assert_allclose(fast[k], ref[k], rtol=1e-9, atol=1e-13)
     np.testing.assert_array_equal(fast.units, ref.units)
     assert not np.allclose(ref["W_out"], 0)  # it learned
+    if "replacement" in kw:
+        assert len(ref.replaced_unit) >= 3
+        np.testing.assert_array_equal(fast.replaced_unit, ref.replaced_unit)
 
 
 def prediction_gradient(net, credit, truncation, steps, x):
@@ -171,3 +179,44 @@ def test_learn_td_errors_name_the_fix():
         learn_td(net, TASK, 10, step_size=0.1, lam=1.5)
     with pytest.raises(ValueError, match="Growth.size"):
         Growth(10, 0, 3)
+
+
+def test_generate_and_test_replaces_the_least_useful_mature_unit_no_one_hears():
+    """Javed et al. 2023 sec. 7: utility |w_out,i h_i|; only mature units, when half are; in a
+    hybrid network only the newest stage (earlier units are heard by it)."""
+    net = bp.LSTM.columnar(12, 3, 1, seed=1).grow(4)  # units 0-2 frozen and heard, 3-6 learn
+    net = net.with_params({"W_out": np.arange(1.0, 8.0)[None]})
+    learner = _Learner(net, "traces", None, 0.01, 0.9, 0.9)
+    learner.utility = np.array([0.0, 0.0, 0.0, 5.0, 1.0, 3.0, 0.5])
+    learner.age = np.array([9, 9, 9, 9, 9, 9, 1])
+    rule = Replacement(every=10, maturity=5)
+    rng = np.random.default_rng(0)
+    before = net.params
+    assert learner.replace(rule, rng) == 4  # 6 is less useful but immature; 0-2 are heard
+    after = learner.model.params
+    assert after["W_out"][0, 4] == 0 and learner.age[4] == 0 and learner.utility[4] == 0
+    assert not np.array_equal(after["W_in"][:, 4], before["W_in"][:, 4])
+    keep = [k for k in range(7) if k != 4]
+    for k in ("W_in", "b"):
+        np.testing.assert_array_equal(after[k][:, keep], before[k][:, keep])
+    np.testing.assert_array_equal(
+        after["W_rec"][:, 4] != 0, np.broadcast_to(net.connectivity["W_rec"][4], (4, 7))
+    )
+    learner.age = np.array([9, 9, 9, 9, 0, 1, 1])  # 1 of 4 learning units mature: no test
+    assert learner.replace(rule, rng) is None
+
+
+def test_replacement_needs_an_lstm_learning_by_traces():
+    with pytest.raises(ValueError, match="generate and test"):
+        learn_td(
+            bp.LSTM.dense(12, 2, 1),
+            TASK,
+            10,
+            step_size=0.1,
+            lam=0.5,
+            credit="tbptt",
+            truncation=3,
+            replacement=Replacement(5),
+        )
+    with pytest.raises(ValueError, match="Replacement.decay"):
+        Replacement(5, decay=1.0)

@@ -10,6 +10,7 @@ kernel is tested equal to it), for an :class:`~bioplastic.LSTM` with one output,
     δ = c_t + γ V_t − V_{t-1};  θ += η δ z                       (the weights of step t are used
     (TH, TC)[q, i, p] ← D_t[i] (TH, TC)[q, i, p] + (∂h_t, ∂c_t)/∂u_t[q, i] · â_t[p]   before it)
     z ← γλ z + ∂V_t/∂θ = γλ z + w_out[i] TH[q, i, p]   (w_out's own: h_t; b_out's: 1)
+    utility[i] ← d utility[i] + (1 − d) |w_out[i] h_t[i]|   (generate and test, sec. 7)
 
 ``D_t[i]`` is unit i's own 2 × 2 Jacobian ``∂(h_t, c_t)/∂(h_{t-1}, c_{t-1})`` through its
 self-weights; only the units that learn carry traces, over the presynaptic entries they hear:
@@ -52,6 +53,8 @@ def lstm_td_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs spell
     z,  # (L, 4, K) traces and eligibility over [inputs, bias, heard], in place
     z_out,
     z_bout,  # (n,), (1,) the readout's eligibility, in place
+    utility,  # (n,) the features' utility, an average of |w_out h|, in place
+    u_decay,
     prev,  # (2,): [has_prev, V_{t-1}], in place
     eta,
     gamma,
@@ -93,6 +96,7 @@ def lstm_td_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs spell
         pred[t] = V
         for i in range(n):
             w_old[i] = w_out[i]  # the readout of V_t, before this step's update
+            utility[i] = u_decay * utility[i] + (1.0 - u_decay) * abs(w_old[i] * h_new[i])
         has_prev = prev[0] > 0.0
         step = eta * (cumulant[t] + gamma * V - prev[1]) if has_prev else 0.0  # η δ_{t-1}
         # traces with this step's factors and weights (before the update below)

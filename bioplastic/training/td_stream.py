@@ -43,9 +43,9 @@ from ..lstm import LSTM
 from ..model import Model, gated_params, local, model_layout
 from ..network import PARAM_NAMES, LeakyRNN
 from ..rules.base import finalize
-from ..rules.gated import back, trace_step, traces_exact
+from ..rules.gated import back, learning_units, trace_step, traces_exact
 
-__all__ = ["Growth", "learn_td", "CREDITS"]
+__all__ = ["Growth", "Replacement", "learn_td", "CREDITS"]
 
 CREDITS: tuple[str, ...] = ("traces", "tbptt")
 
@@ -63,6 +63,31 @@ class Growth:
             v = getattr(self, k)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"Growth.{k} must be an int >= 1; got {v!r}")
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Generate and test (Javed et al. 2023, sec. 7): every ``every`` steps, the learning unit
+    of least utility among those at least ``maturity`` steps old (when at least half of the
+    learning units are) starts afresh: new incoming weights U(±``scale``), readout 0, state,
+    traces and eligibility 0.  Utility is a running average, rate ``1 − decay``, of the unit's
+    contribution to its outgoing weights, ``|w_out,i h_i|`` (the draft's text breaks off at
+    its definition; the rate, the maturity and the half-mature rule are the authors' older
+    ReLU code, ``neuron.cpp``, ``recurrent_network.cpp``).  Only units that no other unit
+    hears are replaced, so the traces stay exact; in a growing network, the newest stage."""
+
+    every: int
+    maturity: int = 50_000
+    decay: float = 0.9999
+    scale: float = 0.1
+
+    def __post_init__(self) -> None:
+        for k in ("every", "maturity"):
+            v = getattr(self, k)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"Replacement.{k} must be an int >= 1; got {v!r}")
+        if not 0 < self.decay < 1:
+            raise ValueError(f"Replacement.decay must lie in (0, 1); got {self.decay!r}")
 
 
 def _check(model, task, steps, credit, step_size, lam, truncation, record_every, keep_last) -> None:
@@ -110,6 +135,7 @@ def learn_td(
     credit: str = "traces",
     truncation: int | None = None,
     growth: Growth | None = None,
+    replacement: Replacement | None = None,
     seed: int = 0,
     record_every: int = 10_000,
     keep_last: int = 0,
@@ -130,6 +156,8 @@ def learn_td(
         ``"traces"`` or ``"tbptt"`` with ``truncation = k``.
     growth:
         A :class:`Growth` schedule, or None for a fixed network.
+    replacement:
+        Generate and test (:class:`Replacement`), for an LSTM learning by traces; None for none.
     seed:
         The stream's seed.
     record_every:
@@ -162,8 +190,14 @@ def learn_td(
             "a growing network learns its newest stage by exact traces: start from "
             "columns (LSTM.columnar, or a LeakyRNN with a diagonal W_rec mask)"
         )
+    if replacement is not None and not (isinstance(model, LSTM) and credit == "traces"):
+        raise ValueError("replacement (generate and test) is for an LSTM learning by traces")
     stream = task.stream(1, np.random.default_rng(seed))
     learner = _Learner(model, credit, truncation, float(step_size), float(lam), float(task.gamma))
+    if replacement is not None:
+        learner.u_decay = float(replacement.decay)
+    fresh = np.random.default_rng([seed, 1])  # the replaced units' new weights
+    replaced = []
     ci = task.cumulant_index
     errors, units, status = [], [], "complete"
     tail_V, tail_G = np.empty(0), np.empty(0)
@@ -171,9 +205,9 @@ def learn_td(
     done = 0
     while done < steps:
         n = min(record_every - done % record_every, steps - done)  # to the next bin's end
-        if growth is not None:  # stop the span where the next stage is due
-            to_stage = growth.every - done % growth.every
-            n = min(n, to_stage)
+        for sched in (growth, replacement):  # stop the span where a stage or test is due
+            if sched is not None:
+                n = min(n, sched.every - done % sched.every)
         chunk = stream.next(n)
         x, G = chunk.x[0], chunk.target[0, :, 0]
         x_seen = x if scaler is None else scaler(x)
@@ -184,6 +218,7 @@ def learn_td(
         if not ok.all():
             status = "diverged"
             err = err[: int(np.argmin(ok))]
+        learner.age += len(err)
         _record(errors, units, done, err, record_every, learner.model.n_rec)
         if keep_last:
             tail_V = np.concatenate([tail_V, V[: len(err)]])[-keep_last:]
@@ -198,6 +233,10 @@ def learn_td(
             and learner.model.n_rec < growth.max_units
         ):
             learner.grow(min(growth.size, growth.max_units - learner.model.n_rec))
+        if replacement is not None and done < steps and done % replacement.every == 0:
+            unit = learner.replace(replacement, fresh)
+            if unit is not None:
+                replaced.append((done, unit))
     ds = _dataset(
         learner.model,
         errors,
@@ -214,6 +253,9 @@ def learn_td(
             model=type(model).__name__,
         ),
     )
+    if replacement is not None:
+        ds["replaced_unit"] = ("replacement", np.array([u for _, u in replaced], dtype=np.int64))
+        ds["replaced_at"] = ("replacement", np.array([t for t, _ in replaced], dtype=np.int64))
     if keep_last:
         ds["prediction"] = ("tail", tail_V)
         ds["true_return"] = ("tail", tail_G)
@@ -327,6 +369,7 @@ class _Learner:
         self._reset_credit()
         self.z = {k: np.zeros_like(v) for k, v in model.params.items()}
         self.compiled = isinstance(model, LSTM) and kernels.available()
+        self.utility, self.age, self.u_decay = np.zeros(n), np.zeros(n, dtype=np.int64), 0.9999
 
     def _reset_credit(self) -> None:
         P = gated_params(self.model)
@@ -362,7 +405,35 @@ class _Learner:
         z_out = np.concatenate([self.z["W_out"], np.zeros((1, n_new))], axis=1)
         self.z = {k: np.zeros_like(v) for k, v in self.model.params.items()}
         self.z["W_out"] = z_out
+        self.utility = np.concatenate([self.utility, np.zeros(n_new)])
+        self.age = np.concatenate([self.age, np.zeros(n_new, dtype=np.int64)])
         self._reset_credit()
+
+    def replace(self, r: Replacement, rng: np.random.Generator) -> int | None:
+        """Generate and test: start the least useful mature replaceable unit afresh."""
+        model = self.model
+        learning = learning_units(model)
+        conn = model.connectivity.get("W_rec", np.ones((model.n_rec,) * 2, dtype=bool))
+        heard = (conn & ~np.eye(model.n_rec, dtype=bool)).any(axis=0)
+        mature = learning & (self.age >= r.maturity)
+        if 2 * mature.sum() < learning.sum() or not (mature & ~heard).any():
+            return None
+        i = int(np.flatnonzero(mature & ~heard)[np.argmin(self.utility[mature & ~heard])])
+        p = {k: np.array(v) for k, v in model.params.items()}
+        p["W_in"][:, i] = rng.uniform(-r.scale, r.scale, p["W_in"][:, i].shape)
+        p["b"][:, i] = rng.uniform(-r.scale, r.scale, 4)
+        p["W_rec"][:, i] = rng.uniform(-r.scale, r.scale, p["W_rec"][:, i].shape) * conn[i]
+        p["W_out"][:, i] = 0.0
+        self.model = model.evolve(model.project(p))
+        self.state[:, i] = 0.0
+        for k in ("W_in", "W_rec", "b"):
+            self.z[k][:, i] = 0.0
+        self.z["W_out"][:, i] = 0.0
+        self.trace[:, :, i] = 0.0
+        if self.layout is not None and not isinstance(self.layout, str):
+            self.kernel_z[:, np.flatnonzero(self.layout[2] == i)] = 0.0
+        self.utility[i], self.age[i] = 0.0, 0
+        return i
 
     def run(self, x: np.ndarray, cumulant: np.ndarray, compiled: bool) -> np.ndarray:
         """Learn on ``x (time, input)``; returns the predictions ``V_t`` (NaN once diverged)."""
@@ -436,6 +507,8 @@ class _Learner:
             z,
             self.z["W_out"][0],
             self.z["b_out"],
+            self.utility,
+            self.u_decay,
             prev,
             self.eta,
             self.gamma,
@@ -466,6 +539,8 @@ class _Learner:
         for k in self.z:
             self.z[k] *= self.gamma * self.lam
             self.z[k] += grad[k]
+        self.utility *= self.u_decay
+        self.utility += (1.0 - self.u_decay) * np.abs(P["W_out"][0] * L.rates[1][0])
         self.prev, self.state = V, L.states[1]
         return V
 
