@@ -216,6 +216,8 @@ def test_lstm_errors_name_the_fix():
         net.run(np.zeros((1, 3, net.n_in + 1)))
     with pytest.raises(ValueError, match="n_new"):
         net.grow(0)
+    with pytest.raises(TypeError, match="learn_td"):
+        bp.train(net, bp.tasks.TracePatterning(), "bptt", n_trials=1)
 
 
 def test_lstm_state_follows_the_equations_step_by_step():

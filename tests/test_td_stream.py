@@ -66,6 +66,11 @@ def prediction_gradient(net, credit, truncation, steps, x):
         (lambda: bp.LSTM.columnar(12, 2, 1, scale=0.6, seed=2).grow(2, scale=0.6), "traces", None),
         (lambda: bp.LSTM.dense(12, 4, 1, scale=0.6, seed=2), "tbptt", 30),
         (
+            lambda: bp.LeakyRNN.columnar(12, 2, 1, 1, tau=3.0, seed=2).grow(2, column_size=1),
+            "traces",
+            None,
+        ),
+        (
             lambda: bp.LeakyRNN.random(12, 4, 1, tau=3.0, seed=2).with_params(
                 {"W_rec": np.diag([0.9, -0.5, 1.2, 0.3])}
             ),
@@ -124,6 +129,15 @@ def test_a_growing_network_adds_stages_on_schedule_and_records_them():
     assert ds.step.values.tolist() == list(range(100, 1001, 100))
     assert ds.units.values.tolist() == [1, 1, 3, 3, 5, 5, 6, 6, 6, 6]
     assert ds["W_rec"].shape == (4, 6, 6) and ds.attrs["status"] == "complete"
+    assert np.isfinite(ds.error).all()
+
+
+def test_a_leaky_network_grows_within_one_run_too():
+    net = bp.LeakyRNN.columnar(12, 1, 1, 1, tau=3.0, seed=0)
+    ds = learn_td(
+        net, TASK, 300, step_size=0.01, lam=0.9, growth=Growth(100, 1, 3), record_every=100
+    )
+    assert ds.units.values.tolist() == [1, 2, 3] and ds["W_rec"].shape == (1, 3, 3)
     assert np.isfinite(ds.error).all()
 
 

@@ -156,7 +156,12 @@ def train(
     """
 
     if not isinstance(net, LeakyRNN):
-        raise TypeError(f"net must be a bioplastic.LeakyRNN; got {type(net).__name__}")
+        hint = (
+            "; an LSTM learns online with bp.learn_td, and bp.gradient gives its exact gradients"
+            if type(net).__name__ == "LSTM"
+            else ""
+        )
+        raise TypeError(f"net must be a bioplastic.LeakyRNN; got {type(net).__name__}{hint}")
     if out is not None and Path(out).exists() and not overwrite:
         raise FileExistsError(
             f"{out} exists: pass overwrite=True (--overwrite) to replace it, continue it with "
