@@ -173,7 +173,8 @@ class LSTM:
                 or v < (name == "n_units" or name == "n_out")
             ):
                 raise ValueError(
-                    f"{name} must be a non-negative int (units and outputs >= 1); got {v!r}"
+                    f"{name} must be a non-negative int (units, columns and outputs >= 1); "
+                    f"got {v!r}"
                 )
         rng = np.random.default_rng(seed)
         W_in = rng.uniform(-scale, scale, (4, n, n_in))
@@ -190,8 +191,9 @@ class LSTM:
         existing unit's ``h_{t-1}``, each recurrent to itself only, readout 0.
 
         Javed et al. 2023 (section 5, Fig. 1): only the new stage's incoming weights learn (the
-        earlier units are frozen), with the whole readout.  No existing unit hears a new one,
-        so the new parameters move only their own unit and the per-unit traces stay exact.
+        earlier units are frozen); the readout learns as it did (the new units' entries too).
+        No existing unit hears a new one, so the new parameters move only their own unit and
+        the per-unit traces stay exact.
         ``seed`` defaults to the current size.
         """
         if not isinstance(n_new, (int, np.integer)) or isinstance(n_new, bool) or n_new < 1:
@@ -215,9 +217,12 @@ class LSTM:
             "W_in": np.repeat(rows[:, :, None], self._n_in, 2),
             "W_rec": np.repeat(rows[:, :, None], N, 2) & mask,
             "b": rows,
-            "W_out": True,
-            "b_out": True,
+            "W_out": "W_out" in self._plastic,  # the readout learns as it did
+            "b_out": self._plastic_masks.get("b_out", "b_out" in self._plastic),
         }
+        if "W_out" in self._plastic_masks:  # a partly frozen readout: the new units' learn
+            new = np.ones((self._n_out, n_new), dtype=bool)
+            plastic["W_out"] = np.concatenate([self._plastic_masks["W_out"], new], 1)
         return LSTM(
             W_in,
             W_rec,

@@ -7,7 +7,7 @@ import pytest
 
 import bioplastic as bp
 from bioplastic import kernels
-from bioplastic.training.td_stream import Growth, Replacement, _Learner, learn_td
+from bioplastic.training.td_stream import Growth, Normalizer, Replacement, _Learner, learn_td
 
 TASK = bp.tasks.TracePatterning()
 PARAMS = ("W_in", "W_rec", "b", "W_out", "b_out")
@@ -33,6 +33,7 @@ def both_paths(net, steps=900, **kw):
             {"credit": "tbptt", "truncation": 3, "lam": 0.0},
         ),
         (lambda: bp.LSTM.columnar(12, 6, 1, scale=0.5), {"replacement": Replacement(100, 150)}),
+        (lambda: bp.LSTM.columnar(12, 4, 1, scale=0.5), {"normalize": 1e-2}),
         (
             lambda: bp.LSTM.columnar(12, 2, 1, scale=0.5),
             {"growth": Growth(300, 3, 8), "replacement": Replacement(100, 150, decay=0.99)},
@@ -193,6 +194,16 @@ def test_learn_td_errors_name_the_fix():
         learn_td(net, TASK, 10, step_size=0.1, lam=1.5)
     with pytest.raises(ValueError, match="Growth.size"):
         Growth(10, 0, 3)
+    with pytest.raises(ValueError, match="n_in = task.n_in"):
+        learn_td(bp.LSTM.columnar(5, 2, 1), TASK, 10, step_size=0.1, lam=0.5)
+    with pytest.raises(TypeError, match="growth must be a bioplastic.Growth"):
+        learn_td(net, TASK, 10, step_size=0.1, lam=0.5, growth=5)
+    with pytest.raises(ValueError, match="max_units"):
+        learn_td(net, TASK, 10, step_size=0.1, lam=0.5, growth=Growth(5, 1, 1))
+    with pytest.raises(ValueError, match="LSTM.columnar"):
+        learn_td(
+            bp.LSTM.dense(12, 2, 1), TASK, 10, step_size=0.1, lam=0.5, replacement=Replacement(5)
+        )
 
 
 def test_generate_and_test_replaces_the_least_useful_mature_unit_no_one_hears():
@@ -234,3 +245,56 @@ def test_replacement_needs_an_lstm_learning_by_traces():
         )
     with pytest.raises(ValueError, match="Replacement.decay"):
         Replacement(5, decay=1.0)
+
+
+def test_normalizer_is_the_running_z_score_of_the_code_across_chunks():
+    """(x − μ_{t-1}) / √v_{t-1}, then μ and v updated with x_t (constructive_rnn@632dbf2)."""
+    rng = np.random.default_rng(0)
+    x = (rng.random((700, 3)) < 0.1).astype(float)
+    x[:, 2] = 0.0  # a constant input: its variance decays to 0, its z-score stays finite
+    norm = Normalizer(3, 0.05)
+    got = np.concatenate([norm(x[:250]), norm(x[250:251]), norm(x[251:])])
+    mean, var, want = np.zeros(3), np.ones(3), []
+    for t in range(700):
+        want.append((x[t] - mean) / np.sqrt(np.maximum(var, 1e-12)))
+        mean = 0.95 * mean + 0.05 * x[t]
+        var = 0.95 * var + 0.05 * (x[t] - mean) ** 2
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(got).all() and np.abs(got[:, 0]).max() > 2  # rare bits are amplified
+
+
+def test_growth_keeps_the_readouts_eligibility_and_clears_the_frozen_units():
+    learner = _Learner(bp.LSTM.columnar(12, 2, 1, seed=0), "traces", None, 1e-3, 0.9, 0.9)
+    x = TASK.stream(1, np.random.default_rng(0)).next(50).x[0]
+    for t in range(50):
+        learner.step(x[t], x[t, 6])
+    z_out, z_bout = learner.z["W_out"].copy(), learner.z["b_out"].copy()
+    assert np.abs(learner.z["W_in"]).max() > 0
+    learner.grow(3)
+    np.testing.assert_array_equal(learner.z["W_out"][:, :2], z_out)
+    assert not learner.z["W_out"][:, 2:].any()
+    np.testing.assert_array_equal(learner.z["b_out"], z_bout)
+    for k in ("W_in", "W_rec", "b"):
+        assert not learner.z[k].any() and learner.z[k].shape[1] == 5
+    assert learner.state.shape == (1, 5, 2) and not learner.state[0, 2:].any()
+
+
+def test_a_float32_model_learns_in_float32():
+    net = bp.LSTM.columnar(12, 3, 1, dtype=np.float32)
+    ds = learn_td(net, TASK, 200, step_size=np.float32(0.05), lam=0.9, record_every=100)
+    assert ds["W_in"].dtype == np.float32 and np.isfinite(ds.error).all()
+
+
+def test_the_last_bin_is_labelled_with_its_own_last_step():
+    ds = learn_td(bp.LSTM.columnar(12, 2, 1), TASK, 250, step_size=0.01, lam=0.9, record_every=100)
+    assert ds.step.values.tolist() == [100, 200, 250]
+
+
+def test_a_grown_lstm_keeps_a_frozen_readout_frozen():
+    net = bp.LSTM(
+        **bp.LSTM.columnar(12, 2, 1).params,
+        connectivity={"W_rec": np.eye(2)},
+        plastic={"W_in", "W_rec", "b"},
+    )
+    grown = net.grow(1)
+    assert "W_out" not in grown.plastic and "b_out" not in grown.plastic

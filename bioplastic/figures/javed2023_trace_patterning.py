@@ -306,7 +306,9 @@ def make(fig: FigureRun) -> dict:
         step = curves.step.values
         band(ax_e, step, curves, method, color=COLORS[method])
         tail = curves.sel(step=step[step > 0.9 * st["steps"]])
-        final = tail.mean("step")
+        # a diverged run counts against its method (inf), not out of the median
+        gone = xr.DataArray([ds.attrs["status"] == "diverged" for ds in dss], dims="seed")
+        final = tail.mean("step").where(~gone, np.inf)
         numbers[f"final {method}"] = float(final.median())
         numbers[f"final {method} per seed"] = [float(v) for v in final.values]
         numbers[f"diverged {method}"] = sum(ds.attrs["status"] == "diverged" for ds in dss)

@@ -24,12 +24,13 @@ readout keeps learning (``model.grow``).  Their traces start at zero.
 The learner never sees ``G_t``; the recorded error is the mean of ``(V_t − G_t)²`` over each
 ``record_every`` steps of the training stream (the paper's Fig. 2 y-axis), with ``G_t`` the
 task's true return (:class:`~bioplastic.tasks.TracePatterning`).  The numpy path here is the
-reference; an LSTM learning by traces runs the compiled kernel (:mod:`bioplastic.kernels.lstm_td`),
-tested equal to it.
+reference; an LSTM learning by traces or by T-BPTT runs a compiled kernel
+(:mod:`bioplastic.kernels.lstm_td`), tested equal to it.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections import deque
 from dataclasses import dataclass
 
@@ -90,6 +91,10 @@ class Replacement:
             raise ValueError(f"Replacement.decay must lie in (0, 1); got {self.decay!r}")
 
 
+def _real(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v)
+
+
 def _check(model, task, steps, credit, step_size, lam, truncation, record_every, keep_last) -> None:
     if not isinstance(model, (LSTM, LeakyRNN)):
         raise TypeError(f"model must be a bioplastic.LSTM or LeakyRNN; got {type(model).__name__}")
@@ -101,6 +106,11 @@ def _check(model, task, steps, credit, step_size, lam, truncation, record_every,
         raise ValueError(
             f"task {type(task).__name__} names no cumulant (task.cumulant_index); TD(λ) needs "
             "a stream task whose target is the return of one of its inputs, e.g. TracePatterning"
+        )
+    if model.n_in != getattr(task, "n_in", None):
+        raise ValueError(
+            f"the model has {model.n_in} inputs and the task {getattr(task, 'n_in', None)}; "
+            f"build the model with n_in = task.n_in"
         )
     if credit not in CREDITS:
         raise ValueError(f"credit must be one of {list(CREDITS)}; got {credit!r}")
@@ -119,9 +129,9 @@ def _check(model, task, steps, credit, step_size, lam, truncation, record_every,
     ):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
             raise ValueError(f"{name} must be an int >= {lo}; got {v!r}")
-    if not (isinstance(step_size, (int, float)) and step_size > 0):
+    if not (_real(step_size) and step_size > 0):
         raise ValueError(f"step_size must be a number > 0; got {step_size!r}")
-    if not (isinstance(lam, (int, float)) and 0 <= lam <= 1):
+    if not (_real(lam) and 0 <= lam <= 1):
         raise ValueError(f"lam must be a number in [0, 1]; got {lam!r}")
 
 
@@ -169,11 +179,12 @@ def learn_td(
         None, or the rate β of an online z-scoring of every input before the network sees it
         (Javed et al.'s code at 632dbf2, ``LSTM::get_normalized_values``):
         ``x̃_t = (x_t − μ_{t-1}) / √v_{t-1}``, then ``μ_t = (1−β) μ_{t-1} + β x_t`` and
-        ``v_t = (1−β) v_{t-1} + β (x_t − μ_t)²`` from ``μ_0 = 0``, ``v_0 = 1``.  The cumulant
-        for δ is the raw input.
+        ``v_t = (1−β) v_{t-1} + β (x_t − μ_t)²`` from ``μ_0 = 0``, ``v_0 = 1`` (``v`` floored
+        at 1e-12, ours).  The cumulant for δ is the raw input.
     compiled:
-        Use the compiled kernel where it applies (an LSTM learning by traces); False forces
-        the numpy reference.
+        Use a compiled kernel where one applies (a float64 LSTM learning by traces, with whole
+        rows learning; or a dense, wholly plastic float64 LSTM learning by T-BPTT); False
+        forces the numpy reference.
 
     Returns
     -------
@@ -190,8 +201,20 @@ def learn_td(
             "a growing network learns its newest stage by exact traces: start from "
             "columns (LSTM.columnar, or a LeakyRNN with a diagonal W_rec mask)"
         )
+    for name, v, cls in (("growth", growth, Growth), ("replacement", replacement, Replacement)):
+        if v is not None and not isinstance(v, cls):
+            raise TypeError(f"{name} must be a bioplastic.{cls.__name__} or None; got {v!r}")
+    if growth is not None and growth.max_units < model.n_rec:
+        raise ValueError(
+            f"growth.max_units ({growth.max_units}) is below the model's {model.n_rec} units"
+        )
     if replacement is not None and not (isinstance(model, LSTM) and credit == "traces"):
         raise ValueError("replacement (generate and test) is for an LSTM learning by traces")
+    if replacement is not None and not (learning_units(model) & ~_heard(model)).any():
+        raise ValueError(
+            "replacement (generate and test) replaces learning units that no other unit "
+            "hears, and this model has none (a dense layer?): use LSTM.columnar"
+        )
     stream = task.stream(1, np.random.default_rng(seed))
     learner = _Learner(model, credit, truncation, float(step_size), float(lam), float(task.gamma))
     if replacement is not None:
@@ -262,6 +285,9 @@ def learn_td(
     return ds
 
 
+VAR_FLOOR = 1e-12  # a constant input's variance decays to 0; its z-score stays finite (0)
+
+
 class Normalizer:
     """Online z-scoring of a stream's inputs (the ``normalize`` option of :func:`learn_td`)."""
 
@@ -280,7 +306,7 @@ class Normalizer:
         var, _ = lfilter(b, a, (x - mean) ** 2, axis=0, zi=((1 - self.rate) * self.var)[None])
         var_before = np.concatenate([self.var[None], var[:-1]])
         self.mean, self.var = mean[-1], var[-1]
-        return (x - mean_before) / np.sqrt(var_before)
+        return (x - mean_before) / np.sqrt(np.maximum(var_before, VAR_FLOOR))
 
 
 def _record(errors: list, units: list, done: int, err: np.ndarray, every: int, n: int) -> None:
@@ -293,8 +319,15 @@ def _record(errors: list, units: list, done: int, err: np.ndarray, every: int, n
         units.append(n)
 
 
+def _heard(model) -> np.ndarray:
+    """Bool ``(unit,)``: units that another unit hears (by the ``W_rec`` mask)."""
+    n = model.n_rec
+    conn = model.connectivity.get("W_rec", np.ones((n, n), dtype=bool))
+    return (conn & ~np.eye(n, dtype=bool)).any(axis=0)
+
+
 def _dataset(model, errors, units, status, every, attrs) -> xr.Dataset:
-    step = np.array([(k + 1) * every for k, _ in errors], dtype=np.int64)
+    step = np.array([k * every + len(e) for k, e in errors], dtype=np.int64)  # each bin's end
     ds = xr.Dataset(
         {
             "error": ("step", np.array([np.mean(e) for _, e in errors])),
@@ -402,9 +435,10 @@ class _Learner:
         self.model = m.grow(n_new) if isinstance(m, LSTM) else m.grow(n_new, column_size=1)
         pad = np.zeros((1, n_new, self.state.shape[2]), dtype=self.state.dtype)
         self.state = np.concatenate([self.state, pad], axis=1)
-        z_out = np.concatenate([self.z["W_out"], np.zeros((1, n_new))], axis=1)
+        z_out = np.concatenate([self.z["W_out"], np.zeros((1, n_new), self.z["W_out"].dtype)], 1)
+        z_bout = self.z["b_out"]
         self.z = {k: np.zeros_like(v) for k, v in self.model.params.items()}
-        self.z["W_out"] = z_out
+        self.z["W_out"], self.z["b_out"] = z_out, z_bout  # the readout keeps its eligibility
         self.utility = np.concatenate([self.utility, np.zeros(n_new)])
         self.age = np.concatenate([self.age, np.zeros(n_new, dtype=np.int64)])
         self._reset_credit()
@@ -414,7 +448,7 @@ class _Learner:
         model = self.model
         learning = learning_units(model)
         conn = model.connectivity.get("W_rec", np.ones((model.n_rec,) * 2, dtype=bool))
-        heard = (conn & ~np.eye(model.n_rec, dtype=bool)).any(axis=0)
+        heard = _heard(model)
         mature = learning & (self.age >= r.maturity)
         if 2 * mature.sum() < learning.sum() or not (mature & ~heard).any():
             return None
@@ -531,8 +565,8 @@ class _Learner:
         if not np.isfinite(V):
             return V
         if self.prev is not None:  # δ_{t-1}, and the update along z_{t-1}
-            delta = c_t + self.gamma * V - self.prev
-            new = {k: model.params[k] + self.eta * delta * self.z[k] for k in model.plastic}
+            delta = model.dtype.type(self.eta * (c_t + self.gamma * V - self.prev))  # η δ_{t-1}
+            new = {k: model.params[k] + delta * self.z[k] for k in model.plastic}
             self.model = model.evolve(model.project(new))
         grad = model_layout(model, self.gradient(P, L))
         grad = finalize(model, grad)
