@@ -28,8 +28,7 @@ Choices of ours, the same for every method: a new stage hears every input and ev
 unit (the code samples 12 distinct incoming connections from them), the activating patterns
 change with the seed (``pattern_seed = seed``), and the error is the mean of (V_t − G_t)² over
 each 50,000 steps of the training stream (the code plots a running average with rate 10⁻⁴).
-5 seeds; median and 25–75% band.  "Final" error: the mean of the last 10% of the run; the
-dotted line is the error of predicting 0 (the untrained readout).
+5 seeds; median and 25–75% band.  "Final" error: the mean of the last 10% of the run.
 
 **Generate and test (ours, sec. 7)**: the hybrid network again, where every 50,000 steps the
 least useful unit of the learning stage that is at least 50,000 steps old starts afresh
@@ -37,7 +36,8 @@ least useful unit of the learning stage that is at least 50,000 steps old starts
 ``|w_out,i h_i|`` at rate 10⁻⁴; the draft's text breaks off before its definition, and no code
 of the authors applies it to LSTM networks).
 
-Left: the predictions of the last 400 steps of seed 0 against the true return.
+Left: the predictions of the last 400 steps of the first seed with a US in them, against the
+true return.  The dotted and dashed lines: the errors of predicting 0 and G's mean.
 
 **Leaky-RNN column (ours).**  The same stream learned by leaky rate networks (tanh, τ = 10
 steps) with ``bp.train(..., td={"gamma": 0.9, "lambda": 0.9})``, no input normalisation, one
@@ -287,20 +287,30 @@ def leaky_runs(fig: FigureRun) -> tuple[dict, dict]:
     return data, chosen
 
 
-def zero_error(steps: int, seed: int = 0) -> float:
-    """The mean of G_t² over a stream: the error of predicting 0."""
+def levels(steps: int, seed: int = 0) -> tuple[float, float]:
+    """The error of predicting 0 (the mean of G_t²) and of predicting G's mean (its variance)
+    over a stream."""
     G = TracePatterning(pattern_seed=seed).stream(1, np.random.default_rng(seed)).next(steps)
-    return float(np.mean(G.target[0, :, 0] ** 2))
+    g = G.target[0, :, 0]
+    return float(np.mean(g**2)), float(np.var(g))
 
 
 def make(fig: FigureRun) -> dict:
     st = settings(fig.quick)
     data = runs(fig)
-    zero = zero_error(min(st["steps"], 500_000))
+    zero, mean_level = levels(min(st["steps"], 500_000))
+    shown = next(  # the first seed whose last 400 steps hold a US
+        (i for i, ds in enumerate(data["columnar"]) if ds.true_return.max() > 0.5), 0
+    )
     f, (ax_p, ax_e, ax_l) = plt.subplots(
         1, 3, figsize=(17, 4.2), gridspec_kw={"width_ratios": [1, 1.4, 1.2]}
     )
-    numbers: dict = {"zero_predictor_error": zero, "steps": st["steps"], "seeds": len(st["seeds"])}
+    numbers: dict = {
+        "zero_predictor_error": zero,
+        "mean_predictor_error": mean_level,
+        "steps": st["steps"],
+        "seeds": len(st["seeds"]),
+    }
     for method, dss in data.items():
         curves = xr.concat([ds.error for ds in dss], dim="seed", join="outer")
         step = curves.step.values
@@ -314,13 +324,16 @@ def make(fig: FigureRun) -> dict:
         numbers[f"diverged {method}"] = sum(ds.attrs["status"] == "diverged" for ds in dss)
         numbers[f"units {method}"] = int(dss[0].units.values[-1])
         numbers[f"learned {method}"] = bool(final.median() < 0.5 * zero)  # below half of 0's
-        ax_p.plot(dss[0].prediction.values, color=COLORS[method], lw=1, label=method)
+        ax_p.plot(dss[shown].prediction.values, color=COLORS[method], lw=1, label=method)
     ax_p.plot(
-        data["columnar"][0].true_return.values, color="k", lw=1.5, ls="--", label="true return"
+        data["columnar"][shown].true_return.values, color="k", lw=1.5, ls="--", label="true return"
     )
-    ax_p.set(xlabel="step (last 400 of seed 0)", ylabel="prediction", title="predictions")
+    ax_p.set(
+        xlabel=f"step (the last 400 of seed {shown})", ylabel="prediction", title="predictions"
+    )
     ax_p.legend(fontsize=7)
     ax_e.axhline(zero, color="gray", ls=":", lw=1, label="predict 0")
+    ax_e.axhline(mean_level, color="gray", ls="--", lw=1, label="predict the mean")
     ax_e.set(
         xlabel="step",
         ylabel="(V − G)², mean per bin",
@@ -340,6 +353,7 @@ def make(fig: FigureRun) -> dict:
         )
         numbers[f"screen {arm}"] = {f"{k:g}": v for k, v in chosen[arm][1].items()}
     ax_l.axhline(zero, color="gray", ls=":", lw=1, label="predict 0")
+    ax_l.axhline(mean_level, color="gray", ls="--", lw=1, label="predict the mean")
     ax_l.set(
         xlabel="step",
         ylabel="(V − G)², mean per chunk",
