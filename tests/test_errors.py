@@ -251,7 +251,7 @@ def test_unknown_rules_and_options(rule, options, exc, pattern):
 
 
 def test_net_must_be_a_leaky_rnn():
-    with pytest.raises(TypeError, match="net must be a bioplastic.LeakyRNN; got dict"):
+    with pytest.raises(TypeError, match="net must be a bioplastic.LeakyRNN or LSTM; got dict"):
         bp.gradient(dict(NET.params), X, Y)
 
 
