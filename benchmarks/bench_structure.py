@@ -115,7 +115,7 @@ def lstm_table(quick: bool, repeats: int) -> None:
     growing networks are timed at their last stage (constructive: 23 units, the newest
     learning; hybrid: 108, the newest 8)."""
     from bioplastic.figures.javed2023_trace_patterning import METHODS
-    from bioplastic.training.td_stream import _Learner
+    from bioplastic.training.td_learner import Learner
 
     steps = 2_000 if quick else 20_000
     x = bp.tasks.TracePatterning().stream(1, np.random.default_rng(0)).next(steps).x[0]
@@ -134,7 +134,7 @@ def lstm_table(quick: bool, repeats: int) -> None:
         frozen = bp.LSTM(**net.params, connectivity=net.connectivity, plastic=())
         times = []
         for model, credit in ((net, m.get("credit", "traces")), (frozen, "traces")):
-            learner = _Learner(model, credit, m.get("truncation"), 1e-3, m["lam"], 0.9)
+            learner = Learner(model, credit, m.get("truncation"), 1e-3, m["lam"], 0.9)
             learner.run(x[:100], x[:100, 6], True)  # compile, warm
             times.append(best_time(lambda: learner.run(x, x[:, 6], True), repeats) / steps)
         n_par = sum(int(np.count_nonzero(v)) for v in net.params.values())

@@ -7,7 +7,8 @@ import pytest
 
 import bioplastic as bp
 from bioplastic import kernels
-from bioplastic.training.td_stream import Growth, Normalizer, Replacement, _Learner, learn_td
+from bioplastic.training.td_learner import Learner
+from bioplastic.training.td_stream import Growth, Normalizer, Replacement, learn_td
 
 TASK = bp.tasks.TracePatterning()
 PARAMS = ("W_in", "W_rec", "b", "W_out", "b_out")
@@ -54,7 +55,7 @@ def test_compiled_kernels_equal_the_numpy_path(make, kw):
 
 def prediction_gradient(net, credit, truncation, steps, x):
     """Σ_t ∇V_t accumulated by the learner (γλ = 1, a step size that changes nothing)."""
-    learner = _Learner(net, credit, truncation, 1e-300, 1.0, 1.0)
+    learner = Learner(net, credit, truncation, 1e-300, 1.0, 1.0)
     for t in range(steps):
         learner.step(x[t], 0.0)
     return learner.z
@@ -211,7 +212,7 @@ def test_generate_and_test_replaces_the_least_useful_mature_unit_no_one_hears():
     hybrid network only the newest stage (earlier units are heard by it)."""
     net = bp.LSTM.columnar(12, 3, 1, seed=1).grow(4)  # units 0-2 frozen and heard, 3-6 learn
     net = net.with_params({"W_out": np.arange(1.0, 8.0)[None]})
-    learner = _Learner(net, "traces", None, 0.01, 0.9, 0.9)
+    learner = Learner(net, "traces", None, 0.01, 0.9, 0.9)
     learner.utility = np.array([0.0, 0.0, 0.0, 5.0, 1.0, 3.0, 0.5])
     learner.age = np.array([9, 9, 9, 9, 9, 9, 1])
     rule = Replacement(every=10, maturity=5)
@@ -264,7 +265,7 @@ def test_normalizer_is_the_running_z_score_of_the_code_across_chunks():
 
 
 def test_growth_keeps_the_readouts_eligibility_and_clears_the_frozen_units():
-    learner = _Learner(bp.LSTM.columnar(12, 2, 1, seed=0), "traces", None, 1e-3, 0.9, 0.9)
+    learner = Learner(bp.LSTM.columnar(12, 2, 1, seed=0), "traces", None, 1e-3, 0.9, 0.9)
     x = TASK.stream(1, np.random.default_rng(0)).next(50).x[0]
     for t in range(50):
         learner.step(x[t], x[t, 6])

@@ -15,6 +15,7 @@ The package follows the data of a run:
 | :mod:`.signals` | Ctrl-C and SIGTERM, acted on between updates |
 | :mod:`.loop` | the loop, and its entry points :func:`train` and :func:`resume` |
 | :mod:`.td_stream` | :func:`learn_td`: online TD(λ) on one stream, with a model that may grow |
+| :mod:`.td_learner` | its learner: state, credit, eligibility, growth, generate and test |
 
 Where the next capabilities go: a new objective (a TD error) is a file in
 :mod:`bioplastic.objectives` and its ``@register`` line; a reward-based rule (node perturbation,
