@@ -81,8 +81,12 @@ def lstm_td_chunk(  # noqa: PLR0913, PLR0915 - one flat kernel, its inputs spell
                 u = b[q, i]
                 for j in range(m):
                     u += W_in[q, i, j] * xt[j]
-                for a in range(heard_ptr[i], heard_ptr[i + 1]):
-                    u += W_rec[q, i, heard_idx[a]] * h[heard_idx[a]]
+                if heard_ptr[i + 1] - heard_ptr[i] == n:  # hears every unit: no indirection
+                    for j in range(n):  # (the same order of sums as below: the same result)
+                        u += W_rec[q, i, j] * h[j]
+                else:
+                    for a in range(heard_ptr[i], heard_ptr[i + 1]):
+                        u += W_rec[q, i, heard_idx[a]] * h[heard_idx[a]]
                 gates[q, i] = math.tanh(u) if q == 3 else _sig(u)
             c_new[i] = gates[1, i] * c[i] + gates[0, i] * gates[3, i]
             h_new[i] = gates[2, i] * math.tanh(c_new[i])
