@@ -299,3 +299,24 @@ def test_a_grown_lstm_keeps_a_frozen_readout_frozen():
     )
     grown = net.grow(1)
     assert "W_out" not in grown.plastic and "b_out" not in grown.plastic
+
+
+def test_ctrl_c_keeps_the_recorded_spans_and_saves_them(tmp_path, monkeypatch):
+    from bioplastic.training import td_learner
+
+    real, calls = td_learner.Learner.run, []
+
+    def interrupted_third_span(self, *args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(td_learner.Learner, "run", interrupted_third_span)
+    out = tmp_path / "td.nc"
+    ds = learn_td(
+        bp.LSTM.columnar(12, 3, 1), TASK, 1000, step_size=0.01, lam=0.9, record_every=100, out=out
+    )
+    assert ds.attrs["status"] == "interrupted"
+    assert ds.step.values.tolist() == [100, 200] and np.isfinite(ds.error).all()
+    assert bp.load(out).identical(ds)

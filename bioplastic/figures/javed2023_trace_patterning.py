@@ -157,7 +157,7 @@ def runs(fig: FigureRun) -> dict[str, list[xr.Dataset]]:
     for method in METHODS:
         for seed in st["seeds"]:
             path = fig.cache / f"{method.replace(' ', '_')}_seed{seed}.nc"
-            if not path.exists():
+            if not _finished(path):
                 jobs[(method, seed)] = str(path)
     _submit(fig, {p: (run_one, (m, s, st)) for (m, s), p in jobs.items()})
     return {
@@ -226,6 +226,11 @@ def run_leaky(arm: str, seed: int, eta: float, steps: int, chunk: int, path: str
     return path
 
 
+def _finished(path: str | Path) -> bool:
+    """A cached run that ended (complete or diverged); an interrupted one runs again."""
+    return Path(path).exists() and load(path).attrs.get("status") in ("complete", "diverged")
+
+
 def _submit(fig: FigureRun, jobs: dict) -> None:
     """Run ``{path: (function, args)}`` serially or on the figure's dask scheduler."""
     if not jobs:
@@ -262,7 +267,7 @@ def leaky_runs(fig: FigureRun) -> tuple[dict, dict]:
         for arm in LEAKY
         for eta in st["etas"]
     }
-    _submit(fig, {p: j for p, j in screen.items() if not Path(p).exists()})
+    _submit(fig, {p: j for p, j in screen.items() if not _finished(p)})
     chosen = {}
     for arm in LEAKY:
         finals = {}
@@ -280,7 +285,7 @@ def leaky_runs(fig: FigureRun) -> tuple[dict, dict]:
         for arm in LEAKY
         for seed in st["seeds"]
     }
-    _submit(fig, {p: j for p, j in final.items() if not Path(p).exists()})
+    _submit(fig, {p: j for p, j in final.items() if not _finished(p)})
     data = {
         arm: [load(path(arm, seed, chosen[arm][0], "run")) for seed in st["seeds"]] for arm in LEAKY
     }

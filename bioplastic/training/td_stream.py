@@ -31,6 +31,7 @@ reference; an LSTM learning by traces or by T-BPTT runs a compiled kernel
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ from .._validate import check_seed
 from ..lstm import LSTM
 from ..model import Model, gated_params
 from ..network import LeakyRNN
+from ..results import save
 from ..rules.gated import learning_units, traces_exact
 from .td_learner import Learner, heard
 
@@ -148,6 +150,7 @@ def learn_td(
     keep_last: int = 0,
     normalize: float | None = None,
     compiled: bool = True,
+    out: str | os.PathLike | None = None,
 ) -> xr.Dataset:
     """Learn to predict ``task``'s return online for ``steps`` steps (module docstring).
 
@@ -178,6 +181,8 @@ def learn_td(
         ``x̃_t = (x_t − μ_{t-1}) / √v_{t-1}``, then ``μ_t = (1−β) μ_{t-1} + β x_t`` and
         ``v_t = (1−β) v_{t-1} + β (x_t − μ_t)²`` from ``μ_0 = 0``, ``v_0 = 1`` (``v`` floored
         at 1e-12, ours).  The cumulant for δ is the raw input.
+    out:
+        A ``.nc`` path: the dataset is written there (atomically) however the run ends.
     compiled:
         Use a compiled kernel where one applies (a float64 LSTM learning by traces, with whole
         rows learning; or a dense, wholly plastic float64 LSTM learning by T-BPTT); False
@@ -188,8 +193,10 @@ def learn_td(
     xarray.Dataset
         ``error (step)``: mean ``(V_t − G_t)²`` of each recorded span, ``units (step)``, and
         the final parameters; attrs ``status`` (``"complete"`` or ``"diverged"``, the curve
-        kept up to the divergence), ``credit``, ``step_size``, ``lam``, ``gamma``, ``seed``;
-        with ``keep_last``, ``prediction (tail)`` and ``true_return (tail)``.
+        kept up to the divergence) or ``"interrupted"`` (Ctrl-C: the spans recorded so far, the
+        parameters at the interruption; runs do not resume), ``credit``, ``step_size``,
+        ``lam``, ``gamma``, ``seed``; with ``keep_last``, ``prediction (tail)`` and
+        ``true_return (tail)``.
     """
     _check(model, task, steps, credit, step_size, lam, truncation, record_every, keep_last)
     seed = check_seed(seed)
@@ -223,40 +230,43 @@ def learn_td(
     tail_V, tail_G = np.empty(0), np.empty(0)
     scaler = None if normalize is None else Normalizer(model.n_in, float(normalize))
     done = 0
-    while done < steps:
-        n = min(record_every - done % record_every, steps - done)  # to the next bin's end
-        for sched in (growth, replacement):  # stop the span where a stage or test is due
-            if sched is not None:
-                n = min(n, sched.every - done % sched.every)
-        chunk = stream.next(n)
-        x, G = chunk.x[0], chunk.target[0, :, 0]
-        x_seen = x if scaler is None else scaler(x)
-        V = learner.run(x_seen, x[:, ci], compiled)
-        with np.errstate(over="ignore", invalid="ignore"):
-            err = (V - G) ** 2
-        ok = np.isfinite(err)
-        if not ok.all():
-            status = "diverged"
-            err = err[: int(np.argmin(ok))]
-        learner.age += len(err)
-        _record(errors, units, done, err, record_every, learner.model.n_rec)
-        if keep_last:
-            tail_V = np.concatenate([tail_V, V[: len(err)]])[-keep_last:]
-            tail_G = np.concatenate([tail_G, G[: len(err)]])[-keep_last:]
-        done += n
-        if status == "diverged":
-            break
-        if (
-            growth is not None
-            and done < steps
-            and done % growth.every == 0
-            and learner.model.n_rec < growth.max_units
-        ):
-            learner.grow(min(growth.size, growth.max_units - learner.model.n_rec))
-        if replacement is not None and done < steps and done % replacement.every == 0:
-            unit = learner.replace(replacement, fresh)
-            if unit is not None:
-                replaced.append((done, unit))
+    try:  # Ctrl-C ends the run between spans, keeping what was recorded
+        while done < steps:
+            n = min(record_every - done % record_every, steps - done)  # to the next bin's end
+            for sched in (growth, replacement):  # stop the span where a stage or test is due
+                if sched is not None:
+                    n = min(n, sched.every - done % sched.every)
+            chunk = stream.next(n)
+            x, G = chunk.x[0], chunk.target[0, :, 0]
+            x_seen = x if scaler is None else scaler(x)
+            V = learner.run(x_seen, x[:, ci], compiled)
+            with np.errstate(over="ignore", invalid="ignore"):
+                err = (V - G) ** 2
+            ok = np.isfinite(err)
+            if not ok.all():
+                status = "diverged"
+                err = err[: int(np.argmin(ok))]
+            learner.age += len(err)
+            _record(errors, units, done, err, record_every, learner.model.n_rec)
+            if keep_last:
+                tail_V = np.concatenate([tail_V, V[: len(err)]])[-keep_last:]
+                tail_G = np.concatenate([tail_G, G[: len(err)]])[-keep_last:]
+            done += n
+            if status == "diverged":
+                break
+            if (
+                growth is not None
+                and done < steps
+                and done % growth.every == 0
+                and learner.model.n_rec < growth.max_units
+            ):
+                learner.grow(min(growth.size, growth.max_units - learner.model.n_rec))
+            if replacement is not None and done < steps and done % replacement.every == 0:
+                unit = learner.replace(replacement, fresh)
+                if unit is not None:
+                    replaced.append((done, unit))
+    except KeyboardInterrupt:
+        status = "interrupted"
     ds = _dataset(
         learner.model,
         errors,
@@ -279,6 +289,8 @@ def learn_td(
     if keep_last:
         ds["prediction"] = ("tail", tail_V)
         ds["true_return"] = ("tail", tail_G)
+    if out is not None:
+        save(ds, out)
     return ds
 
 
