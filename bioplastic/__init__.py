@@ -20,13 +20,14 @@ from .objective import NonFiniteError, loss
 from .results import load, save
 from .rules import RULES
 from .sweeps import sweep
-from .training import Growth, learn_td, resume, train
+from .training import Growth, Replacement, learn_td, resume, train
 
 __all__ = [
     "LeakyRNN",
     "LSTM",
     "learn_td",
     "Growth",
+    "Replacement",
     "Trajectory",
     "loss",
     "NonFiniteError",

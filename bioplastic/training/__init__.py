@@ -30,12 +30,13 @@ from .checkpoint import held_out
 from .loop import CHECKPOINT_SECONDS, resume, run_loop, train
 from .run import Run
 from .settings import STREAMS, Settings, TrainingConfig, streams, validate
-from .td_stream import Growth, learn_td
+from .td_stream import Growth, Replacement, learn_td
 
 __all__ = [
     "train",
     "learn_td",
     "Growth",
+    "Replacement",
     "resume",
     "held_out",
     "validate",
