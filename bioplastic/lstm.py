@@ -35,12 +35,13 @@ from ._validate import as_float_array, check_shape, float_array
 from .errors import NonFiniteError
 from .network import LeakyRNN, Trajectory
 from .structure import (
-    PARAM_NAMES,
     check_dtype,
     check_plastic,
     check_plastic_masks,
+    plastic_spec,
     project,
     readonly,
+    replaced_params,
 )
 
 __all__ = ["LSTM", "LSTMTrace", "GATES"]
@@ -236,19 +237,11 @@ class LSTM:
 
     def with_params(self, params: Mapping[str, ArrayLike]) -> LSTM:
         """A copy with some parameters replaced (validated as in ``__init__``)."""
-        unknown = set(params) - set(PARAM_NAMES)
-        if unknown:
-            raise ValueError(
-                f"unknown parameter name(s) {sorted(unknown)}; accepted: {list(PARAM_NAMES)}"
-            )
-        new = {**self._params, **{k: as_float_array(k, v, self._dtype) for k, v in params.items()}}
-        for k in PARAM_NAMES:
-            if new[k].shape != self._params[k].shape:
-                raise ValueError(
-                    f"{k} must keep its shape {self._params[k].shape}; got {new[k].shape}"
-                )
         return LSTM(
-            **new, connectivity=self._connectivity, plastic=self._plastic_spec(), dtype=self._dtype
+            **replaced_params(self._params, params, self._dtype),
+            connectivity=self._connectivity,
+            plastic=plastic_spec(self._plastic, self._plastic_masks),
+            dtype=self._dtype,
         )
 
     def evolve(self, params: Mapping[str, np.ndarray]) -> LSTM:
@@ -263,11 +256,6 @@ class LSTM:
         if "W_rec" in self._connectivity and "W_rec" in params:
             params["W_rec"][:, ~self._connectivity["W_rec"]] = 0.0
         return project(params, {}, None)
-
-    def _plastic_spec(self):
-        if not self._plastic_masks:
-            return self._plastic
-        return {k: self._plastic_masks.get(k, True) for k in self._plastic}
 
     # ------------------------------------------------------------------ properties
     @property

@@ -48,8 +48,10 @@ from .structure import (
     check_params,
     check_plastic,
     check_plastic_masks,
+    plastic_spec,
     project,
     readonly,
+    replaced_params,
     resolve_alpha,
 )
 
@@ -378,16 +380,7 @@ class LeakyRNN:
 
     def with_params(self, params: Mapping[str, ArrayLike]) -> LeakyRNN:
         """A copy of this network with some parameters replaced (validated as in ``__init__``)."""
-        unknown = set(params) - set(PARAM_NAMES)
-        if unknown:
-            raise ValueError(
-                f"unknown parameter name(s) {sorted(unknown)}; accepted: {list(PARAM_NAMES)}"
-            )
-        new = {**self._params, **{k: as_float_array(k, v, self._dtype) for k, v in params.items()}}
-        for k in PARAM_NAMES:
-            given = new[k].shape
-            if given != self._params[k].shape:
-                raise ValueError(f"{k} must keep its shape {self._params[k].shape}; got {given}")
+        new = replaced_params(self._params, params, self._dtype)
         return LeakyRNN(**new, **self._structure(), dtype=self._dtype)
 
     def _structure(self) -> dict:
@@ -399,14 +392,8 @@ class LeakyRNN:
             form=self._form,
             connectivity=self._connectivity,
             dale=self._dale,
-            plastic=self._plastic_spec(),
+            plastic=plastic_spec(self._plastic, self._plastic_masks),
         )
-
-    def _plastic_spec(self) -> frozenset[str] | dict:
-        """``plastic`` as the constructor takes it back."""
-        if not self._plastic_masks:
-            return self._plastic
-        return {k: self._plastic_masks.get(k, True) for k in self._plastic}
 
     def evolve(self, params: Mapping[str, np.ndarray]) -> LeakyRNN:
         """A copy with some parameters replaced, for the training loop's own updates.

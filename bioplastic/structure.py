@@ -160,6 +160,30 @@ def check_plastic_masks(
     return frozenset(names), masks
 
 
+def replaced_params(
+    params: Mapping[str, np.ndarray], new: Mapping[str, object], dtype: np.dtype
+) -> dict[str, np.ndarray]:
+    """``params`` with the entries of ``new`` (names checked, converted to ``dtype``, each
+    keeping its shape): what ``with_params`` passes back to a constructor."""
+    unknown = set(new) - set(PARAM_NAMES)
+    if unknown:
+        raise ValueError(
+            f"unknown parameter name(s) {sorted(unknown)}; accepted: {list(PARAM_NAMES)}"
+        )
+    out = {**params, **{k: as_float_array(k, v, dtype) for k, v in new.items()}}
+    for k in PARAM_NAMES:
+        if out[k].shape != params[k].shape:
+            raise ValueError(f"{k} must keep its shape {params[k].shape}; got {out[k].shape}")
+    return out
+
+
+def plastic_spec(plastic: frozenset[str], masks: Mapping[str, np.ndarray]) -> frozenset | dict:
+    """``plastic`` as a constructor takes it back: the names, or ``{name: True or mask}``."""
+    if not masks:
+        return plastic
+    return {k: masks.get(k, True) for k in plastic}
+
+
 def check_plastic(plastic: Iterable[str] | None) -> frozenset[str]:
     """The names of the parameters that learn (all of :data:`PARAM_NAMES` by default)."""
     if plastic is None:

@@ -32,7 +32,7 @@ from ..model import Local, Model, gated_params, local, model_layout
 from ..objective import Batch, error_and_loss
 from .base import RULES, finalize
 
-__all__ = ["GATED_RULES", "gradient", "bptt", "tbptt", "traces", "traces_exact", "back"]
+__all__ = ["GATED_RULES", "gradient", "bptt", "tbptt", "traces", "traces_exact", "heard", "back"]
 
 GATED_RULES: tuple[str, ...] = ("bptt", "tbptt", "rtrl", "snap1")
 
@@ -130,15 +130,17 @@ def learning_units(model: Model) -> np.ndarray:
     return out
 
 
-def traces_exact(model: Model) -> bool:
-    """The per-unit traces are exact RTRL: no other unit hears a unit whose parameters learn
-    (by the ``W_rec`` connectivity mask; without one the layer is dense)."""
-    mask = model.connectivity.get("W_rec")
+def heard(model: Model) -> np.ndarray:
+    """Bool ``(unit,)``: the units another unit hears (by the ``W_rec`` connectivity mask;
+    without one the layer is dense)."""
     n = model.n_rec
-    if mask is None:
-        mask = np.ones((n, n), dtype=bool)
-    heard = (mask & ~np.eye(n, dtype=bool)).any(axis=0)  # unit j is heard by another unit
-    return not (heard & learning_units(model)).any()
+    conn = model.connectivity.get("W_rec", np.ones((n, n), dtype=bool))
+    return (conn & ~np.eye(n, dtype=bool)).any(axis=0)
+
+
+def traces_exact(model: Model) -> bool:
+    """The per-unit traces are exact RTRL: no other unit hears a unit whose parameters learn."""
+    return not (heard(model) & learning_units(model)).any()
 
 
 def gradient(

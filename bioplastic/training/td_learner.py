@@ -15,16 +15,9 @@ from ..lstm import LSTM
 from ..model import gated_params, local, model_layout
 from ..network import PARAM_NAMES
 from ..rules.base import finalize
-from ..rules.gated import back, learning_units, trace_step
+from ..rules.gated import back, heard, learning_units, trace_step
 
-__all__ = ["Learner", "kernel_layout", "heard"]
-
-
-def heard(model) -> np.ndarray:
-    """Bool ``(unit,)``: units that another unit hears (by the ``W_rec`` mask)."""
-    n = model.n_rec
-    conn = model.connectivity.get("W_rec", np.ones((n, n), dtype=bool))
-    return (conn & ~np.eye(n, dtype=bool)).any(axis=0)
+__all__ = ["Learner", "kernel_layout"]
 
 
 def kernel_layout(model: LSTM):

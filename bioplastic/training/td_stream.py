@@ -42,8 +42,8 @@ from ..lstm import LSTM
 from ..model import Model, gated_params
 from ..network import LeakyRNN
 from ..results import save
-from ..rules.gated import learning_units, traces_exact
-from .td_learner import Learner, heard
+from ..rules.gated import heard, learning_units, traces_exact
+from .td_learner import Learner
 
 __all__ = ["Growth", "Replacement", "learn_td", "CREDITS"]
 
