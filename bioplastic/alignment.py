@@ -127,7 +127,7 @@ def alignment(
     pairwise:
         Also compute ``pairwise_cosine(rule, rule_b, param)`` between every two rules.
     loss:
-        ``"mse"`` or ``"softmax_xent"``, as for :func:`bioplastic.gradient`.
+        ``"mse"``, ``"softmax_xent"`` or ``"absolute"``, as for :func:`bioplastic.gradient`.
 
     Returns
     -------

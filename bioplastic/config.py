@@ -6,7 +6,8 @@ A preset has five tables::
                  column_size (a columnar network: n_rec / column_size independent columns)
     [task]       name, then the task's own parameters (e.g. period for "periodic")
     [rule]       name, feedback, options
-    [optimizer]  name ("sgd" or "adam"), lr (a number or a table per parameter), clip_norm, ...
+    [optimizer]  name ("sgd" or "adam"), lr (a number or a table per parameter), clip_norm,
+                 clip_value (sgd), beta1, beta2, eps (adam)
     [training]   n_trials, batch_size, update, update_every, align_with, probe, eval_every,
                  n_eval, h0, kp_decay, teacher_forcing, checkpoint_every, loss,
                  mean_over_time, seed
@@ -72,6 +73,7 @@ class OptimizerConfig:
     name: str = "sgd"
     lr: float | dict[str, float] = 0.01
     clip_norm: float | None = None
+    clip_value: float | None = None  # sgd only
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
@@ -185,6 +187,8 @@ def parse(data: Mapping[str, Any]) -> Preset:
         )
         if extra:
             raise ValueError(f'[optimizer] {extra} apply to name = "adam" only, not to sgd')
+    elif data.get("optimizer", {}).get("clip_value") is not None:
+        raise ValueError('[optimizer] clip_value applies to name = "sgd" only, not to adam')
     check_seed(preset.training.seed, "[training] seed")
     if not (preset.network.dt > 0 and preset.network.dt < float("inf")):
         raise ValueError(f"[network] dt must be a finite number > 0; got {preset.network.dt}")
@@ -261,6 +265,8 @@ def build(preset: Preset, *, dry_run: bool = False):
     opt_args = {"lr": o.lr, "clip_norm": o.clip_norm}
     if o.name == "adam":
         opt_args.update(beta1=o.beta1, beta2=o.beta2, eps=o.eps)
+    else:
+        opt_args["clip_value"] = o.clip_value
     try:
         optimizer = OPTIMIZERS[o.name](**opt_args)
     except (TypeError, ValueError) as exc:

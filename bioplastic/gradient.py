@@ -12,8 +12,8 @@ from ._validate import check_seed
 from .lstm import LSTM
 from .network import LeakyRNN
 from .objective import Batch, NonFiniteError, error_and_loss, prepare
-from .rules import gated
-from .rules.base import Rule, finalize, make_rule
+from .rules import gated, reward
+from .rules.base import Rule, finalize, is_reward, make_rule
 from .rules.feedback import feedback_matrix
 
 __all__ = ["gradient", "evaluate", "rule_streams"]
@@ -51,19 +51,24 @@ def gradient(
         ``(trial, time, output)``; the mask weights each output sample (all ones if None).
     rule:
         A temporal-credit method, a name in ``bioplastic.RULES``: exact ``"bptt"``, ``"rtrl"``;
-        truncated ``"tbptt"`` (needs ``truncation=k``); local ``"rflo"``, ``"eprop"``,
-        ``"snap1"``, ``"snap"`` (SnAp-n: needs ``n=``); stochastic ``"uoro"``, ``"kf_rtrl"``,
-        ``"rkf_rtrl"``.
+        truncated ``"tbptt"``, ``"fbptt"``, ``"ebptt"`` (need ``truncation=k``); local
+        ``"rflo"``, ``"eprop"``, ``"snap1"``, ``"snap"`` (SnAp-n: needs ``n=``), ``"kernl"``,
+        ``"dni"``; stochastic ``"uoro"``, ``"kf_rtrl"``, ``"rkf_rtrl"``, ``"ok"``; reward-based
+        ``"node_perturbation"``, ``"miconi"`` (noise injected into the units, a scalar reward
+        per trial: :mod:`bioplastic.rules.reward`; a running baseline starts fresh on each
+        call, so a condition's first trial teaches nothing: ``baseline="clean"`` for a one-off
+        estimate).
     feedback:
         The spatial feedback: ``"symmetric"`` (``W_outᵀ``), ``"random"``, ``"adaptive"`` (the
         random start of a Kolen–Pollack ``B``), or an array ``(n_rec, n_out)``.  None takes the
         rule's default (``"random"`` for RFLO, ``"symmetric"`` for the others).
     seed:
-        Seeds the random feedback and, independently, a stochastic rule's samples.
+        Seeds the random feedback and, independently, a stochastic rule's samples (and a
+        reward rule's noise).
     h0:
         Initial state ``(trial, unit)`` or ``(unit,)``; zeros if None.
     loss:
-        ``"mse"`` or ``"softmax_xent"`` (see :mod:`bioplastic.objective`).
+        ``"mse"``, ``"softmax_xent"`` or ``"absolute"`` (see :mod:`bioplastic.objective`).
     **options:
         The rule's own options, checked against what that rule accepts.
 
@@ -81,6 +86,11 @@ def gradient(
             )
         return gated.gradient(net, prepare(net, x, target, mask, h0, loss), rule, options)
     r = make_rule(rule, options)
+    if is_reward(r) and feedback is not None:
+        raise ValueError(
+            f"rule {rule!r} learns from a scalar reward and sends no error back: leave "
+            f"feedback=None; got {feedback!r}"
+        )
     batch = prepare(net, x, target, mask, h0, loss)
     fb_rng, rule_rng = rule_streams(seed)
     B = feedback_matrix(net, r.default_feedback if feedback is None else feedback, fb_rng)
@@ -96,6 +106,9 @@ def evaluate(
     Raises :class:`~bioplastic.NonFiniteError` if the simulation, the loss or the estimate
     overflows.
     """
+    if is_reward(rule):  # noise, a scalar reward per trial, a baseline (rules/reward.py)
+        value, grads, _ = reward.evaluate(net, batch, rule, rng)
+        return value, grads
     trace = net.forward(batch.x, batch.h0, derivatives=True, scratch=True)
     error, value = error_and_loss(
         trace.outputs, batch.target, batch.mask, batch.n_trials, batch.loss

@@ -13,7 +13,7 @@ from .structure import is_real_scalar
 __all__ = ["INITS", "random_weights"]
 
 #: Random initialisations of :meth:`LeakyRNN.random`, after the paper whose code they follow.
-INITS: tuple[str, ...] = ("murray", "murray_methods", "marschall")
+INITS: tuple[str, ...] = ("murray", "murray_methods", "marschall", "miconi")
 
 
 def random_weights(
@@ -25,8 +25,8 @@ def random_weights(
     seed: int = 0,
     exc_fraction: float | None = None,
     init: str = "murray",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """``(W_in, W_rec, W_out, dale)`` drawn from ``np.random.default_rng(seed)`` only
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """``(W_in, W_rec, W_out, dale, b)`` drawn from ``np.random.default_rng(seed)`` only
     (:meth:`bioplastic.LeakyRNN.random` documents each ``init``)."""
     for name, v in (("n_in", n_in), ("n_rec", n_rec), ("n_out", n_out)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
@@ -39,11 +39,19 @@ def random_weights(
     if init not in INITS:
         raise ValueError(f"init must be one of {list(INITS)}; got {init!r}")
     rng = np.random.default_rng(seed)
+    b = np.zeros(n_rec)
     if init == "marschall":
         q, r = np.linalg.qr(rng.standard_normal((n_rec, n_rec)))
         W_rec = g * q * np.sign(np.diag(r))  # Haar-distributed orthogonal
         W_in = rng.standard_normal((n_rec, n_in)) / np.sqrt(max(n_in, 1))
         W_out = rng.standard_normal((n_out, n_rec)) / np.sqrt(n_rec)
+    elif init == "miconi":
+        W_rec = g * rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec)
+        W_in = rng.uniform(-1.0, 1.0, (n_rec, n_in))
+        W_in[:n_out] = 0.0  # the output units get no direct input
+        W_out = np.eye(n_out, n_rec)  # output k is unit k's rate
+        # the three clamped units (x = 1, 1, -1) as a bias: Σ_k J_ik tanh(x_k)
+        b = g * np.tanh(1.0) * np.sqrt(3.0) * rng.standard_normal(n_rec) / np.sqrt(n_rec)
     else:
         W_rec = g * rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec)
         W_in = rng.uniform(-1.0, 1.0, (n_rec, n_in))
@@ -68,4 +76,4 @@ def random_weights(
             radius = np.max(np.abs(np.linalg.eigvals(W_rec)))
             if radius > 0:
                 W_rec *= g / radius
-    return W_in, W_rec, W_out, dale
+    return W_in, W_rec, W_out, dale, b

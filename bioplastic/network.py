@@ -212,15 +212,23 @@ class LeakyRNN:
         row's expected input is balanced, and the matrix is rescaled to spectral radius g
         (after Song, Yang & Wang 2016).
 
+        ``init="miconi"``: Miconi 2017 (eLife 6:e20899, Methods, "Network models", and his
+        code ``dnms/net.cpp``): ``W_rec = g · N(0, 1) / √n_rec`` (g = 1.5), ``W_in = U(-1, 1)``
+        except that the output units (0 … n_out − 1) get no input, ``W_out`` the identity on
+        those units (output k is the rate of unit k), and the bias ``b`` the drive of the
+        code's three clamped units (x = 1, 1, −1) through their random weights,
+        ``b_i = Σ_k J_ik tanh(x_k) ~ N(0, 3 g² tanh²(1) / n_rec)``.
+
         Randomness comes only from ``np.random.default_rng(seed)``.
         """
-        W_in, W_rec, W_out, dale = random_weights(
+        W_in, W_rec, W_out, dale, b = random_weights(
             n_in, n_rec, n_out, g=g, seed=seed, exc_fraction=exc_fraction, init=init
         )
         return cls(
             W_in,
             W_rec,
             W_out,
+            b,
             tau=tau,
             dt=dt,
             activation=activation,
@@ -268,7 +276,7 @@ class LeakyRNN:
                 "(an orthogonal W_rec, init='marschall', has no block-diagonal form)"
             )
         n_rec = n_columns * column_size
-        W_in, W_rec, W_out, _ = random_weights(n_in, n_rec, n_out, g=g, seed=seed, init=init)
+        W_in, W_rec, W_out, _, _ = random_weights(n_in, n_rec, n_out, g=g, seed=seed, init=init)
         blocks = np.kron(np.eye(n_columns, dtype=bool), np.ones((column_size,) * 2, dtype=bool))
         W_rec = np.where(blocks, W_rec * np.sqrt(n_rec / column_size), 0.0)
         return cls(
@@ -584,6 +592,7 @@ class LeakyRNN:
         *,
         derivatives: bool = False,
         scratch: bool = False,
+        noise: np.ndarray | None = None,
     ) -> Trace:
         """Simulate already-validated ``x (trial, time, input)`` from ``h0 (trial, unit)``.
 
@@ -592,10 +601,20 @@ class LeakyRNN:
         all time steps at once.  With ``scratch=True`` the large arrays of the trace live in
         reusable per-thread memory (:mod:`bioplastic._scratch`): only for a caller that lets
         no part of the trace escape.
+
+        ``noise`` ``(trial, time, unit)``: an exploratory perturbation ξ_t added to each unit's
+        input current, ``u_t = W_rec ρ(s_{t-1}) + W_in x_t + b + ξ_t``, in both forms (the
+        reward-based rules of :mod:`bioplastic.rules.reward`).
         """
+        if noise is not None:
+            noise = as_float_array("noise", noise, self._dtype)
+            dims = [("trial", x.shape[0]), ("time", x.shape[1]), ("unit", self._n_rec)]
+            check_shape("noise", noise, dims)
+            check_finite("noise", noise)
+            noise = kernels.time_major(noise)
         alloc = _scratch.empty if scratch else (lambda role, shape, dtype: np.empty(shape, dtype))
         with np.errstate(over="ignore", invalid="ignore"), blas_threads_for(self._n_rec):
-            return self._forward(x, h0, derivatives, alloc)
+            return self._forward(x, h0, derivatives, alloc, noise)
 
     def _compiled_loops(self):
         """The compiled time loops and this network's activation code, or ``(None, None)``
@@ -605,7 +624,7 @@ class LeakyRNN:
             return None, None
         return loops, loops.ACTIVATION_CODES[self._activation.name]
 
-    def _forward(self, x, h0, derivatives, alloc) -> Trace:
+    def _forward(self, x, h0, derivatives, alloc, noise=None) -> Trace:
         p, a, f = self._params, self._alpha_c, self._activation.forward
         B, T, _ = x.shape
         n, dtype = self._n_rec, self._dtype
@@ -615,6 +634,8 @@ class LeakyRNN:
         S[0] = h0
         buf = np.empty((B, n), dtype=dtype)
         loops, code = self._compiled_loops()
+        if noise is not None and self._form == "rate":
+            loops = None  # the compiled rate loop forms the input drive itself
         if loops is not None:
             per_unit = (np.full(n, a, dtype), np.full(n, lk, dtype))  # α, 1-α: (n,) each
         if self._form == "rate":
@@ -628,6 +649,8 @@ class LeakyRNN:
             else:
                 np.matmul(xs.reshape(T * B, -1), p["W_in"].T, out=F.reshape(T * B, n))
                 F += p["b"]
+                if noise is not None:
+                    F += noise
                 for t in range(T):
                     u = F[t]
                     u += np.matmul(S[t], W_rec_T, out=buf)
@@ -640,6 +663,8 @@ class LeakyRNN:
             a_post = np.reshape(a, (-1, 1))
             np.matmul(xs.reshape(T * B, -1), (p["W_in"] * a_post).T, out=S[1:].reshape(T * B, n))
             S[1:] += np.multiply(p["b"], a, dtype=dtype)
+            if noise is not None:
+                S[1:] += noise * np.asarray(a, dtype=dtype)
             aW_rec_T = (p["W_rec"] * a_post).T
             R = alloc("rates", (T + 1, B, n), dtype)  # r_t = f(v_t)
             f(S[0], R[0])

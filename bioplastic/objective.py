@@ -20,7 +20,16 @@ from .lstm import LSTM
 from .network import LeakyRNN, Trace
 from .objectives import OBJECTIVES, get_objective
 
-__all__ = ["Batch", "NonFiniteError", "LOSSES", "prepare", "loss", "output_error", "error_and_loss"]
+__all__ = [
+    "Batch",
+    "NonFiniteError",
+    "LOSSES",
+    "prepare",
+    "loss",
+    "output_error",
+    "error_and_loss",
+    "trial_losses",
+]
 
 #: the objectives' names (registered in :mod:`bioplastic.objectives`)
 LOSSES: tuple[str, ...] = tuple(OBJECTIVES)
@@ -96,6 +105,15 @@ def error_and_loss(
     return e, value
 
 
+def trial_losses(
+    outputs: np.ndarray, target: np.ndarray, mask: np.ndarray | None, kind: str
+) -> np.ndarray:
+    """Each trial's own loss ``ℓ_b`` (summed over time and outputs, not averaged), from
+    time-major ``(time, trial, output)`` arrays: ``(trial,)``, with ``L = mean_b ℓ_b``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return get_objective(kind).trial_losses(outputs, target, mask)
+
+
 def output_error(trace: Trace, batch: Batch) -> np.ndarray:
     """``e_t = ∂L/∂y_t`` (module docstring), time-major ``(time, trial, output)``."""
     return error_and_loss(trace.outputs, batch.target, batch.mask, batch.n_trials, batch.loss)[0]
@@ -121,7 +139,7 @@ def loss(
     ----------
     x: ``(trial, time, input)``;  target, mask: ``(trial, time, output)``;
     h0: ``(trial, unit)`` or ``(unit,)``, zeros if None;
-    loss: ``"mse"`` or ``"softmax_xent"``.
+    loss: ``"mse"``, ``"softmax_xent"`` or ``"absolute"``.
     """
     batch = prepare(net, x, target, mask, h0, loss)
     return loss_value(net.forward(batch.x, batch.h0), batch)

@@ -6,8 +6,9 @@
 * :class:`Adam`: Kingma & Ba 2015, Algorithm 1 (bias-corrected first and second moments).
 
 Both take ``clip_norm``: before the step, the gradient of all plastic parameters together is
-rescaled to norm at most ``clip_norm`` (Pascanu et al. 2013).  Parameters missing from
-``grads`` are left alone.
+rescaled to norm at most ``clip_norm`` (Pascanu et al. 2013).  SGD also takes ``clip_value``:
+after the step, each weight's change is clipped to ``[-clip_value, clip_value]`` (Miconi 2017,
+Methods, "Learning rule").  Parameters missing from ``grads`` are left alone.
 """
 
 from __future__ import annotations
@@ -52,14 +53,14 @@ def _check_lr(lr: float | Mapping[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in rates.items()}
 
 
-def _check_clip(clip_norm: float | None) -> None:
-    if clip_norm is not None and (
-        isinstance(clip_norm, bool)
-        or not isinstance(clip_norm, (int, float))
-        or not np.isfinite(clip_norm)
-        or clip_norm <= 0
+def _check_clip(clip: float | None, name: str = "clip_norm") -> None:
+    if clip is not None and (
+        isinstance(clip, bool)
+        or not isinstance(clip, (int, float))
+        or not np.isfinite(clip)
+        or clip <= 0
     ):
-        raise ValueError(f"clip_norm must be None or a finite number > 0; got {clip_norm!r}")
+        raise ValueError(f"{name} must be None or a finite number > 0; got {clip!r}")
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,13 @@ class SGD:
 
     lr: float | Mapping[str, float] = 0.01
     clip_norm: float | None = None
+    clip_value: float | None = None
     name = "sgd"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lr", _check_lr(self.lr))
         _check_clip(self.clip_norm)
+        _check_clip(self.clip_value, "clip_value")
 
     def init(self, params: Mapping[str, np.ndarray]) -> dict:
         return {}
@@ -85,7 +88,11 @@ class SGD:
     ) -> tuple[dict[str, np.ndarray], dict]:
         if self.clip_norm is not None:
             grads, _ = clip_by_global_norm(grads, self.clip_norm)
-        return {k: -self.lr[k] * g for k, g in grads.items()}, state
+        updates = {k: -self.lr[k] * g for k, g in grads.items()}
+        if self.clip_value is not None:  # each weight's change, as Miconi 2017 (Methods)
+            c = self.clip_value
+            updates = {k: np.clip(u, -c, c) for k, u in updates.items()}
+        return updates, state
 
 
 @dataclass

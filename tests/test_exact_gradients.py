@@ -240,6 +240,6 @@ def test_softmax_xent_value_and_checks():
     with pytest.raises(ValueError, match="must be a probability distribution over the outputs"):
         bp.loss(net, x, 2 * target, loss="softmax_xent")
     with pytest.raises(
-        ValueError, match=r"loss must be one of \['mse', 'softmax_xent'\]; got 'xent'"
+        ValueError, match=r"loss must be one of \['absolute', 'mse', 'softmax_xent'\]; got 'xent'"
     ):
         bp.gradient(net, x, target, loss="xent")

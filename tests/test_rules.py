@@ -12,10 +12,17 @@ import bioplastic as bp
 from bioplastic.gradient import rule_streams
 from bioplastic.objective import output_error, prepare
 from bioplastic.rules import RULES, make_rule, run_online
+from bioplastic.rules.base import is_reward
 from bioplastic.rules.feedback import feedback_matrix
 
-OPTIONS = {"tbptt": {"truncation": 3}, "snap": {"n": 2}}
-ALL_RULES = sorted(RULES)
+OPTIONS = {
+    "tbptt": {"truncation": 3},
+    "fbptt": {"truncation": 3},
+    "ebptt": {"truncation": 4},
+    "snap": {"n": 2},
+}
+ALL_RULES = sorted(r for r in RULES if not is_reward(RULES[r]))  # from the output error
+REWARD_RULES = sorted(r for r in RULES if is_reward(RULES[r]))  # tests/test_reward.py
 STOCHASTIC = ("uoro", "kf_rtrl", "rkf_rtrl")
 LOCAL = ("rflo", "eprop")
 
@@ -42,22 +49,12 @@ def grads(p, rule, net=None, **kw):
 
 
 def test_every_rule_is_registered_and_cites_its_paper():
-    assert set(ALL_RULES) == {
-        "bptt",
-        "rtrl",
-        "tbptt",
-        "rflo",
-        "eprop",
-        "snap",
-        "snap1",
-        "uoro",
-        "kf_rtrl",
-        "rkf_rtrl",
-    }
     years = {
         "bptt": "1990",
         "rtrl": "1989",
         "tbptt": "1990",
+        "fbptt": "2020",
+        "ebptt": "1990",
         "rflo": "2019",
         "eprop": "2020",
         "snap": "2021",
@@ -65,7 +62,14 @@ def test_every_rule_is_registered_and_cites_its_paper():
         "uoro": "2018",
         "kf_rtrl": "2018",
         "rkf_rtrl": "2020",
+        "ok": "2019",
+        "kernl": "2019",
+        "dni": "2017",
+        "node_perturbation": "1992",
+        "miconi": "2017",
     }
+    assert set(RULES) == set(years)
+    assert set(REWARD_RULES) == {"node_perturbation", "miconi"}
     for name, cls in RULES.items():
         doc = __import__(cls.__module__, fromlist=["x"]).__doc__
         assert years[name] in doc, name
@@ -253,7 +257,7 @@ def test_per_trial_face_equals_the_online_face(rule, data):
     assert rel_err(per_trial, online) <= 1e-12
 
 
-@pytest.mark.parametrize("rule", ["bptt", "tbptt", "rflo", "snap1", "uoro"])
+@pytest.mark.parametrize("rule", ["bptt", "tbptt", "fbptt", "ebptt", "rflo", "snap1", "uoro"])
 def test_online_read_midway_is_the_sum_so_far(rule):
     """Reading the online state after t steps gives the per-trial sum over the first t steps."""
     p = problem("rate", T=10, masked=False)

@@ -221,6 +221,61 @@ def test_snap_n_is_snap1_at_one_step_and_rtrl_once_it_reaches_everything(form):
     assert errors[0] > errors[1] > errors[2] > errors[3]
 
 
+def masked_rtrl_by_hand(net, x, y, keep):
+    """Dense RTRL with the influence ``M_t[i, (k, j)]`` kept only where ``keep[i, k]``: one
+    trial at a time, the full D_t and Ī_t written out (nothing of the structured code)."""
+    P = net.params
+    n, n_in = net.n_rec, net.n_in
+    m = n + n_in + 1
+    a = np.broadcast_to(np.asarray(net.alpha, float), (n,))
+    f, df = np.tanh, lambda u: 1 - np.tanh(u) ** 2
+    rate = net.form == "rate"
+    G = np.zeros((n, m))
+    for b in range(x.shape[0]):
+        s = np.zeros(n)
+        M = np.zeros((n, n, m))  # (unit i, row k, column j)
+        for t in range(x.shape[1]):
+            r_prev = s if rate else f(s)
+            pre = np.concatenate([r_prev, x[b, t], [1.0]])
+            u = P["W_rec"] @ r_prev + P["W_in"] @ x[b, t] + P["b"]
+            gain = a * df(u) if rate else a
+            slope_prev = np.ones(n) if rate else df(s)
+            D = np.diag(1 - a) + (gain[:, None] * P["W_rec"]) * slope_prev[None, :]
+            s = (1 - a) * s + a * (f(u) if rate else u)
+            M = np.einsum("il,lkj->ikj", D, M)
+            M[np.arange(n), np.arange(n)] += gain[:, None] * pre[None, :]
+            M *= keep[:, :, None]
+            r = s if rate else f(s)
+            e = (P["W_out"] @ r + P["b_out"] - y[b, t]) / x.shape[0]
+            q = (P["W_out"].T @ e) * (np.ones(n) if rate else df(s))
+            G += np.einsum("i,ikj->kj", q, M)
+    return {"W_rec": G[:, :n], "W_in": G[:, n : n + n_in], "b": G[:, -1]}
+
+
+@pytest.mark.parametrize("form", ["rate", "current"])
+def test_snap_n_keeps_exactly_the_n_step_reach_of_a_sparse_random_mask(form):
+    """Menick et al. 2021, eq. 3: the influence of unit k's parameters is kept on the units k
+    reaches within n − 1 steps along W_rec's mask, computed here by boolean matrix powers."""
+    rng = np.random.default_rng(12)
+    mask = rng.random((8, 8)) < 0.2
+    net = masked_net(mask, form=form, seed=3)
+    x, y = rng.standard_normal((2, 9, N_IN)), rng.standard_normal((2, 9, N_OUT))
+    step = (mask | np.eye(8, dtype=bool)).astype(int)  # i ← k in one step (or staying at k)
+    within = np.eye(8, dtype=int)
+    for n in range(1, 6):
+        keep = within > 0  # keep[i, k]: k reaches i in at most n − 1 steps
+        got = bp.gradient(net, x, y, rule="snap", n=n)
+        ref = masked_rtrl_by_hand(net, x, y, keep)
+        ref["W_rec"] = ref["W_rec"] * mask  # absent connections have no gradient
+        for k in ref:
+            np.testing.assert_allclose(got[k], ref[k], rtol=1e-10, atol=1e-13, err_msg=(n, k))
+        within = np.minimum(step @ within, 1)
+    exact = bp.gradient(net, x, y, rule="rtrl")  # and the hand-written loop is RTRL uncut
+    full = masked_rtrl_by_hand(net, x, y, np.ones((8, 8), dtype=bool))
+    for k in full:
+        np.testing.assert_allclose(full[k] * (mask if k == "W_rec" else 1), exact[k], rtol=1e-10)
+
+
 def test_snap_n_names_what_it_accepts():
     net = masked_net(chain(3))
     x = np.zeros((1, 3, N_IN))

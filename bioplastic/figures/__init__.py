@@ -21,6 +21,7 @@ from . import (
     javed2023_trace_patterning,
     marschall2020_add,
     marschall2020_mimic,
+    miconi2017,
     murray2019_fig2,
     murray2019_fig3,
     murray2019_fig4,
@@ -37,6 +38,7 @@ FIGURES = {
         marschall2020_add,
         marschall2020_mimic,
         javed2023_trace_patterning,
+        miconi2017,
     )
 }
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -31,8 +31,12 @@ Periodic: ``models/murray2019_periodic.toml`` (N = 30, P = 20τ, no input, h₀ 
 trial.  Add: ``models/marschall2020_add.toml`` (N = 32, α = 0.5, lags 4 and 5, Adam lr 1e-3),
 400 chunks of 100 steps, evaluated every 40 chunks on a 10,000-step test stream, probes on its
 first 200 steps (100 unscored warm-up).  Rules: RFLO (random feedback), e-prop, SnAp-1, UORO,
-KF-RTRL, R-KF-RTRL and truncated BPTT (window 10), each with its default feedback, the same
-preset and learning rate for all (5 seeds).
+KF-RTRL, R-KF-RTRL, truncated BPTT (window 10), OK (rank 2), KeRNL, DNI, F-BPTT (window 10)
+and node perturbation (σ = 10⁻³, the noise-free trial as its baseline), each with its default
+feedback, the same preset and learning rate for all (5 seeds).  Node perturbation learns per
+trial from a reward: it probes both tasks but trains on its own on the periodic task only.
+KeRNL's β, γ and DNI's A learn inside the rule's state: on the periodic task (trials) they
+restart with every trial, on Add (a stream) they carry over.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 from scipy.stats import bootstrap, spearmanr
 
+from ..alignment import rule_label
 from .common import FigureRun, band, plain_log, plt, run_sweep
 
 NAME = "alignment"
@@ -55,7 +60,15 @@ RULES = [
     "kf_rtrl",
     "rkf_rtrl",
     {"name": "tbptt", "truncation": 10},
+    "ok",
+    "kernl",
+    "dni",
+    {"name": "fbptt", "truncation": 10},
+    {"name": "node_perturbation", "baseline": "clean"},
 ]
+#: reward rules learn per trial: they probe both tasks, but train on their own on the periodic
+#: task only (Add is a continuing stream, learned online)
+TRIALS_ONLY = ("node_perturbation",)
 EXPECT = (
     "alignment with the exact gradient does not explain final performance (Marschall et al. "
     "2020); along RFLO's own run its updates align with the gradient (Murray 2019)"
@@ -68,7 +81,23 @@ TASKS = {
 
 def _label(r) -> str:
     """The probe label of a rule (as :func:`bioplastic.alignment.rule_label` writes it)."""
-    return r if isinstance(r, str) else f"{r['name']}(truncation={r['truncation']})"
+    if isinstance(r, str):
+        return r
+    return rule_label((r["name"], {k: v for k, v in r.items() if k != "name"}))
+
+
+def _name(r) -> str:
+    return r if isinstance(r, str) else r["name"]
+
+
+def own_rules(task: str) -> list:
+    """The rules trained on their own on ``task``."""
+    return [r for r in RULES if task == "periodic" or _name(r) not in TRIALS_ONLY]
+
+
+def color(r) -> tuple:
+    """One colour per rule, the same in every panel (tab20: more rules than C0-C9)."""
+    return plt.cm.tab20(RULES.index(r) % 20)
 
 
 def _toml(rules: list) -> str:
@@ -105,7 +134,9 @@ def _common(st: dict, task: str) -> list[str]:
 def _rule_overrides(r) -> list[str]:
     if isinstance(r, str):
         return [f"rule.name={r}"]
-    return [f"rule.name={r['name']}", f"rule.truncation={r['truncation']}"]
+    return [f"rule.name={r['name']}"] + [
+        f"rule.{k}={json.dumps(v)}" for k, v in r.items() if k != "name"
+    ]
 
 
 def runs(fig: FigureRun) -> dict:
@@ -119,9 +150,11 @@ def runs(fig: FigureRun) -> dict:
             f"training.probe={_toml(RULES)}",
         ] + ([feedback] if feedback else [])
         out[task, "exact"] = run_sweep(fig, f"{task}_exact", preset, exact, {}, st["seeds"])
-        for r in RULES:
+        for r in own_rules(task):
             own = [*_common(st, task), *_rule_overrides(r), "training.align_with=bptt"]
-            if task == "periodic":
+            if _name(r) in TRIALS_ONLY:  # no error, no feedback
+                own.append("rule.feedback=none")
+            elif task == "periodic":
                 own.append(f"rule.feedback={'random' if r == 'rflo' else 'symmetric'}")
             out[task, _label(r)] = run_sweep(
                 fig, f"{task}_own_{_label(r)}", preset, own, {}, st["seeds"]
@@ -132,7 +165,7 @@ def runs(fig: FigureRun) -> dict:
 def own_points(r: dict, task: str, steps: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Each own run's mean cosine (recurrent) and final held-out loss per step, with labels."""
     xs, ys, labels = [], [], []
-    for rule in map(_label, RULES):
+    for rule in map(_label, own_rules(task)):
         ds = r[task, rule]
         ok = ds.status.values == "complete"
         cos = ds.eval_alignment.sel(param="recurrent").mean("evaluation").values
@@ -177,17 +210,18 @@ def make(fig: FigureRun) -> dict:
         unit = "trials seen" if task == "periodic" else "chunks of 100 steps seen"
         ax = axes[row, 0]
         cos = ds.probe_cosine.sel(param="recurrent")
-        for i, rule in enumerate(ds.probe.values):
-            band(ax, seen, cos.sel(probe=rule), str(rule), f"C{i}")
+        for spec, rule in zip(RULES, ds.probe.values):
+            band(ax, seen, cos.sel(probe=rule), str(rule), color(spec))
             numbers[f"{task} exact run: median cosine, {rule}"] = float(
                 cos.sel(probe=rule).median()
             )
         ax.set_title(f"({'ae'[row]}) {task}: probes on an exact-gradient run", fontsize=10)
         ax = axes[row, 1]
-        for i, rule in enumerate(map(_label, RULES)):
+        for rr in own_rules(task):
+            rule = _label(rr)
             own = r[task, rule]
             c = own.eval_alignment.sel(param="recurrent")
-            band(ax, own.trials_seen.isel(seed=0).values, c, rule, f"C{i}")
+            band(ax, own.trials_seen.isel(seed=0).values, c, rule, color(rr))
             numbers[f"{task} own run: median cosine, {rule}"] = float(c.median())
         ax.set_title(f"({'bf'[row]}) {task}: each rule along its own run", fontsize=10)
         for ax in axes[row, :2]:
@@ -208,9 +242,10 @@ def make(fig: FigureRun) -> dict:
         numbers[f"{task}: cluster order"] = labels
         ax = axes[row, 3]
         x, y, who = own_points(r, task, steps)
-        for i, rule in enumerate(map(_label, RULES)):
+        for rr in own_rules(task):
+            rule = _label(rr)
             pick = [j for j, w in enumerate(who) if w == rule]
-            ax.plot(x[pick], y[pick], "o", color=f"C{i}", label=rule, ms=5)
+            ax.plot(x[pick], y[pick], "o", color=color(rr), label=rule, ms=5)
         rho, lo, hi = correlation(x, y)
         numbers[f"{task}: Spearman ρ, mean alignment vs final loss [95% CI]"] = [rho, lo, hi]
         numbers[f"{task}: runs in the correlation"] = len(x)

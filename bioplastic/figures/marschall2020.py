@@ -8,9 +8,10 @@ cluster according to our criteria" ((a) past vs. future facing, (b) tensor struc
 methods does not explain ultimate performance".  The groups used here (ours): the exact methods
 (RTRL, and truncated BPTT, exact within its window), the stochastic (unbiased) approximations,
 and the deterministic approximations.  Set-ups follow the authors' code (FigTop/vanilla-rtrl_old,
-commit d83dddcf).  Their rule set differs from ours: they also ran DNI, DNIb and KeRNL (not in
-bioplastic yet), and F-BPTT (ours is T-BPTT, which updates every step within its window); we add
-SnAp-1 and RFLO with a random B (their RFLO used W_outᵀ, like every rule of their code).
+commit d83dddcf).  Their rule set differs from ours: they also ran DNIb (not in bioplastic);
+we add SnAp-1, OK, T-BPTT (which updates every step within its window, beside their F-BPTT)
+and RFLO with a random B (their RFLO used W_outᵀ, like every rule of their code).  F-BPTT, OK,
+KeRNL and DNI are arms of the Add figure only (the Mimic runs predate them).
 
 The checks are ours, stated as the abstract's claims allow: the rules' performances cluster by
 the three groups (a Rand index of at least 0.8 between the 3-cluster average-linkage partition
@@ -27,7 +28,7 @@ from scipy.cluster.hierarchy import dendrogram, fcluster, linkage
 from ..results import load
 from ..tasks import Trials
 from ..training import held_out
-from .common import FigureRun, run_sweep
+from .common import FigureRun, plt, run_sweep
 
 #: label → (preset overrides, the framework's group); T-BPTT's window is each figure's
 ARMS = {
@@ -43,19 +44,27 @@ ARMS = {
         ["rule.name=rflo", "network.plastic=['W_out', 'b_out']"],  # any rule: W_out's is exact
         "baseline",
     ),
+    # the rules of the authors' code that bioplastic gained later (Add only, for now), and OK
+    "F-BPTT": (["rule.name=fbptt"], "exact"),
+    "OK": (["rule.name=ok"], "stochastic"),
+    "KeRNL": (["rule.name=kernl"], "approximate"),
+    "DNI": (["rule.name=dni"], "approximate"),
 }
+#: the arms of the Mimic figure (its runs predate the last four)
+MIMIC_ARMS = list(ARMS)[:9]
 GROUP_STYLE = {"exact": "-", "stochastic": "--", "approximate": "-.", "baseline": ":"}
 GROUP_COLOR = {"exact": "C0", "stochastic": "C1", "approximate": "C2", "baseline": "0.5"}
 
 
-def color(label: str) -> str:
-    return f"C{list(ARMS).index(label)}"
+def color(label: str):
+    """One colour per arm (tab20: more arms than C0-C9)."""
+    return plt.cm.tab20(list(ARMS).index(label) % 20)
 
 
 def overrides(label: str, window: int) -> list[str]:
-    """An arm's preset overrides; ``window`` is T-BPTT's (Add 30, Mimic 21: the authors'
-    F-BPTT windows)."""
-    extra = [f"rule.truncation={window}"] if label == "T-BPTT" else []
+    """An arm's preset overrides; ``window`` is T-BPTT's and F-BPTT's (Add 30, Mimic 21: the
+    authors' F-BPTT windows)."""
+    extra = [f"rule.truncation={window}"] if label in ("T-BPTT", "F-BPTT") else []
     return [*ARMS[label][0], *extra]
 
 

@@ -17,12 +17,13 @@ Two protocols, each labelled:
   UORO, KF-RTRL and RFLO with both feedbacks.  It is a sweep like any other:
   ``--scheduler tcp://host:port`` runs it on a cluster.
 
-Rules: RTRL; truncated BPTT with a 30-step window (the paper's F-BPTT has window 30; ours
-updates every step); UORO; KF-RTRL; R-KF-RTRL; RFLO with B = W_outᵀ (the authors' code's
-default feedback for every rule; in the rate form this is e-prop), RFLO with a random B;
-SnAp-1; and a fixed-W_rec baseline (only W_out and b_out learn, the code's "only output
-weights").  Test loss: cross-entropy per step on a fresh 10,000-step test stream (as the
-code's) whose first 100 steps are an unscored warm-up.
+Rules: RTRL; truncated BPTT with a 30-step window (updating every step); F-BPTT with the
+paper's window of 30; UORO; KF-RTRL; R-KF-RTRL; OK (rank 2); RFLO with B = W_outᵀ (the
+authors' code's default feedback for every rule; in the rate form this is e-prop), RFLO with a
+random B; SnAp-1; KeRNL; DNI; and a fixed-W_rec baseline (only W_out and b_out learn, the
+code's "only output weights").  Every arm has the same preset and learning rate.  Test loss:
+cross-entropy per step on a fresh 10,000-step test stream (as the code's) whose first 100
+steps are an unscored warm-up.
 
 The dotted levels are the best losses on the very test sets scored, knowing both lagged bits,
 x(t−d) only, or neither (:func:`levels`; the code's plots draw 0.45, 0.52 and 0.66).  "Learned

@@ -11,6 +11,7 @@ training loop and every rule take it by name (``loss="..."``).
 |---|---|---|
 | ``mse`` | ``SquaredError`` (:mod:`.mse`) | DESIGN.md; Murray 2019 eq. 3 |
 | ``softmax_xent`` | ``SoftmaxCrossEntropy`` (:mod:`.softmax_xent`) | Marschall et al. 2020 (Add) |
+| ``absolute`` | ``AbsoluteError`` (:mod:`.absolute`) | Miconi 2017 (the trial error) |
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ class Objective(Protocol):
         """``(∂L/∂y, L)`` for outputs, targets and mask of any leading dims ``(…, output)``;
         the loss may overflow to inf (the caller raises)."""
 
+    def trial_losses(
+        self, outputs: np.ndarray, target: np.ndarray, mask: np.ndarray | None
+    ) -> np.ndarray:
+        """Each trial's loss ``ℓ_b`` (``L = mean_b ℓ_b``) from time-major
+        ``(time, trial, output)`` arrays: ``(trial,)`` (the reward rules' scalar)."""
+
 
 OBJECTIVES: dict[str, Objective] = {}
 
@@ -53,4 +60,4 @@ def get_objective(name: str) -> Objective:
     return OBJECTIVES[name]
 
 
-from . import mse, softmax_xent  # noqa: E402, F401  (registration)
+from . import absolute, mse, softmax_xent  # noqa: E402, F401  (registration)

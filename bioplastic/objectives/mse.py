@@ -33,3 +33,9 @@ class SquaredError:
         value = float(0.5 * sq.sum() / n_trials)
         e /= n_trials
         return e, value
+
+    def trial_losses(self, outputs, target, mask):
+        sq = (outputs - target) ** 2
+        if mask is not None:
+            sq *= mask
+        return 0.5 * sq.sum(axis=(0, 2))

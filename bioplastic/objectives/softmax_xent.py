@@ -50,3 +50,9 @@ class SoftmaxCrossEntropy:
         e = w.sum(axis=-1, keepdims=True) * np.exp(logp) - w
         e /= n_trials
         return e, value
+
+    def trial_losses(self, outputs, target, mask):
+        z = outputs - outputs.max(axis=-1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        w = target if mask is None else mask * target
+        return -(w * logp).sum(axis=(0, 2))

@@ -39,6 +39,7 @@ __all__ = [
     "RULES",
     "register",
     "make_rule",
+    "is_reward",
     "direct_credit",
     "recurrent_readout",
     "output_readout",
@@ -90,13 +91,19 @@ RULES: dict[str, type] = {}
 def register(cls: type) -> type:
     """Class decorator: add a rule to :data:`RULES` under ``cls.name``."""
     name = cls.name
-    for attr in ("default_feedback", "gradient", "init", "step", "read"):
+    needs = ("default_feedback", "gradient", "init", "step", "read")
+    for attr in needs + (("noise",) if is_reward(cls) else ()):
         if not hasattr(cls, attr):
             raise TypeError(f"rule class {cls.__name__} lacks {attr!r}")
     if name in RULES and RULES[name] is not cls:
         raise ValueError(f"a rule named {name!r} is already registered ({RULES[name]!r})")
     RULES[name] = cls
     return cls
+
+
+def is_reward(rule: Any) -> bool:
+    """Whether a rule learns from a scalar reward (:mod:`.reward`), not an output error."""
+    return getattr(rule, "signal", "error") == "reward"
 
 
 def make_rule(name: str, options: Mapping[str, Any]) -> Rule:

@@ -15,8 +15,9 @@ Per trial it is computed for every t at once, by age: ``E_0 = q`` and
 are kept and each new error is carried back through them (O(k·n²) per step and trial).
 
 This is the sliding-window truncation used to measure a rule's alignment with the gradient.
-The block-wise variant used for online training ("F-BPTT", Marschall et al. 2020 sec. 3.1,
-which updates every k steps from the last k steps) belongs to the training loop.
+Marschall et al. 2020's two online variants are their own rules: ``fbptt`` (the same window
+credit, each state's emitted once complete, k − 1 steps late) and ``ebptt`` (block-wise: every
+k steps the exact gradient of the last k steps' losses).
 """
 
 from __future__ import annotations
@@ -32,7 +33,35 @@ from .base import Step, direct_credit, leak, output_readout, recurrent_readout, 
 from .bptt import backward_steps
 from .online import Stepwise, Sums
 
-__all__ = ["TBPTT", "WindowState"]
+__all__ = ["TBPTT", "WindowState", "check_truncation", "window_credit"]
+
+
+def check_truncation(k: object) -> None:
+    """A window or block of ``k`` steps: an int >= 1."""
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"truncation must be an int >= 1; got {k!r}")
+
+
+def window_credit(net: LeakyRNN, trace: Trace, q: np.ndarray, k: int) -> np.ndarray:
+    """The credit on each state from the errors of its own and the next ``k - 1`` steps.
+
+    ``q``: the direct credit ``(time, trial, unit)``; returns ``Σ_{j<k} E_j`` (same shape), by
+    age: ``E_0 = q``, ``E_{j+1}[s] = E_j[s+1] D_{s+1}``.
+    """
+    T, B, n = q.shape
+    W_rec, lk = net.params["W_rec"], leak(net)
+    gain, slope = trace.gain, trace.slope
+    credit = q.copy()
+    E = q  # E_j[s] for s = 1 .. T-j (array index s-1)
+    for j in range(1, min(k, T)):
+        nxt = E[1:]  # E_{j-1}[s+1]
+        E = (nxt * gain[1 : T - j + 1]).reshape(-1, n) @ W_rec
+        E = E.reshape(T - j, B, n)
+        if slope is not None:
+            E *= slope[1 : T - j + 1]
+        E += lk * nxt
+        credit[: T - j] += E
+    return credit
 
 
 @dataclass
@@ -51,9 +80,7 @@ class TBPTT(Stepwise):
     default_feedback: ClassVar[str] = "symmetric"
 
     def __post_init__(self) -> None:
-        k = self.truncation
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"truncation must be an int >= 1; got {k!r}")
+        check_truncation(self.truncation)
 
     def gradient(
         self,
@@ -63,23 +90,11 @@ class TBPTT(Stepwise):
         feedback: np.ndarray,
         rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
-        e = error
-        q = direct_credit(net, trace, e, feedback)
-        T, B, n = q.shape
-        W_rec, lk = net.params["W_rec"], leak(net)
-        gain, slope = trace.gain, trace.slope
-        credit = q.copy()
-        E = q  # E_j[s] for s = 1 .. T-j (array index s-1)
-        for j in range(1, min(self.truncation, T)):
-            nxt = E[1:]  # E_{j-1}[s+1]
-            E = (nxt * gain[1 : T - j + 1]).reshape(-1, n) @ W_rec
-            E = E.reshape(T - j, B, n)
-            if slope is not None:
-                E *= slope[1 : T - j + 1]
-            E += lk * nxt
-            credit[: T - j] += E
-        credit *= gain
-        return {**recurrent_readout(net, trace, credit), **output_readout(net, trace, e)}
+        credit = window_credit(
+            net, trace, direct_credit(net, trace, error, feedback), self.truncation
+        )
+        credit *= trace.gain
+        return {**recurrent_readout(net, trace, credit), **output_readout(net, trace, error)}
 
     def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> WindowState:
         return WindowState(deque(maxlen=self.truncation), Sums.zeros(net))

@@ -14,10 +14,12 @@
 | ``mimic`` | :class:`Mimic` (stream) | Marschall et al. 2020 |
 | ``copy`` | :class:`Copy` (stream) | delayed recall |
 | ``trace_patterning`` | :class:`TracePatterning` (stream) | Rafiee et al. 2023; Javed et al. 2023 |
+| ``dnms`` | :class:`DelayedNonmatch` | Miconi 2017 (delayed nonmatch-to-sample) |
 | ``neurogym`` | :func:`from_neurogym` | any NeuroGym environment (optional) |
 """
 
 from .base import Task, Trials, task_config
+from .dnms import DelayedNonmatch
 from .motor import CURVES, CenterOutReaching, CuedDrawing, CuedSine, minimum_jerk
 from .neurogym import NeuroGymTask, from_neurogym
 from .periodic import PeriodicOutput, periodic_target
@@ -41,6 +43,7 @@ TASKS: dict[str, type] = {
         Mimic,
         Copy,
         TracePatterning,
+        DelayedNonmatch,
         NeuroGymTask,
     )
 }
@@ -51,6 +54,7 @@ __all__ = [
     "TASKS",
     "task_config",
     "Add",
+    "DelayedNonmatch",
     "Mimic",
     "Copy",
     "TracePatterning",

@@ -16,6 +16,7 @@ from ..network import PARAM_NAMES, LeakyRNN
 from ..optim import AdamState
 from ..results import config_of
 from ..rules.base import Step
+from ..rules.reward import Baseline
 from ..tasks import TASKS
 from ..tasks.base import Trials
 from .records import History
@@ -56,6 +57,8 @@ def restore(ds: xr.Dataset) -> tuple[Run, RunState]:
         )
     state = RunState(net, ds["feedback"].values.copy(), opt_state, rngs, done=ds.sizes["trial"])
     state.history = History.from_dataset(ds)
+    if "reward_baseline" in ds.attrs:
+        state.baseline = Baseline.from_dict(json.loads(ds.attrs["reward_baseline"]))
     if "stream_state" in ds.attrs:
         state.stream = task.stream(settings.batch_size, np.random.default_rng(0))
         state.stream.restore(json.loads(ds.attrs["stream_state"]))

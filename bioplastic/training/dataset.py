@@ -14,6 +14,7 @@ from .._version import __version__
 from ..alignment import PARAM_GROUPS
 from ..network import PARAM_NAMES
 from ..optim import AdamState
+from ..rules.base import is_reward
 from .checkpoint import pack_rule_state
 from .run import Run
 from .state import RunState
@@ -39,6 +40,8 @@ def to_dataset(run: Run, state: RunState, initial_eval, final_eval) -> xr.Datase
     present = set()
     if run.probe:
         present |= {"probe_cosine", "probe_pairwise"}
+    if is_reward(run.rule):
+        present |= {"reward", "reward_baseline"}
     if run.exact is not None:
         present.add("eval_alignment")
         if s.update == "trial" and not s.teacher_forcing:
@@ -61,6 +64,8 @@ def to_dataset(run: Run, state: RunState, initial_eval, final_eval) -> xr.Datase
     )
     data.update(_weights(run, state))
     attrs = _attrs(run, state)
+    if state.baseline is not None:  # a reward rule's running baseline
+        attrs["reward_baseline"] = json.dumps(state.baseline.to_dict())
     if state.stream is not None:  # a continuing stream: what carries over to the next chunk
         attrs["stream_state"] = json.dumps(state.stream.state())
         if state.h is not None:

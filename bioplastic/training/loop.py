@@ -32,7 +32,9 @@ from ..errors import NonFiniteError
 from ..network import LeakyRNN
 from ..optim import SGD, Adam
 from ..results import config_of, load, output_lock, save
+from ..rules.base import is_reward
 from ..rules.feedback import feedback_matrix
+from ..rules.reward import Baseline
 from . import updates
 from .checkpoint import restore
 from .dataset import to_dataset
@@ -123,7 +125,8 @@ def train(
         and their influence on the parameters is reset to 0 (Williams & Zipser 1989, sec. 4).
         Past-facing rules only.
     loss:
-        ``"mse"`` or ``"softmax_xent"``; None takes the task's (``task.loss``, else ``"mse"``).
+        ``"mse"``, ``"softmax_xent"`` or ``"absolute"``; None takes the task's (``task.loss``,
+        else ``"mse"``).
     mean_over_time:
         Divide each estimate by the trial's number of steps before the optimiser sees it: the
         gradient of the loss averaged over time, as in Murray 2019's code (whose learning
@@ -199,6 +202,8 @@ def train(
     fb_name = run.rule.default_feedback if feedback is None else feedback
     B = feedback_matrix(net, fb_name, rngs["feedback"])
     state = RunState(net, B, optimizer.init(net.params), rngs)
+    if is_reward(run.rule) and run.rule.baseline == "running":
+        state.baseline = Baseline(run.rule.baseline_decay)
     if run.continuing:
         state.stream = task.stream(batch_size, rngs["task"])
     return run_loop(run, state, progress, None if out is None else Path(out))

@@ -11,7 +11,7 @@ import numpy as np
 from ..alignment import RuleSpec, rule_label
 from ..network import LeakyRNN
 from ..optim import SGD, Adam
-from ..rules.base import make_rule
+from ..rules.base import RULES, is_reward, make_rule
 from ..tasks import task_config
 from ..tasks.base import Trials
 from .settings import Settings, objective_of, streams, validate
@@ -37,6 +37,8 @@ class Run:
         self.continuing = bool(getattr(task, "continuing", False))
         self.loss = objective_of(s, task)
         self.rule = make_rule(s.rule, s.rule_options)
+        if is_reward(self.rule):
+            check_reward_run(s, self.rule)
         self.exact = None if s.align_with is None else make_rule(s.align_with, {})
         self.probe = probe_specs(s.probe)
         self.probe_labels = [rule_label(p) for p in self.probe]
@@ -114,6 +116,20 @@ def probe_specs(probe: Any) -> list[RuleSpec]:
     return specs
 
 
+def check_reward_run(s: Settings, rule: Any) -> None:
+    """A reward rule learns once per trial, from the trial's scalar reward."""
+    if s.update != "trial" or s.teacher_forcing or s.td is not None:
+        raise ValueError(
+            f"rule {rule.name!r} learns from each trial's reward at the trial's end: use "
+            "update='trial', without teacher_forcing or td"
+        )
+    if s.feedback not in (None, "symmetric"):
+        raise ValueError(
+            f"rule {rule.name!r} learns from a scalar reward and sends no error back: "
+            f"leave feedback unset; got {s.feedback!r}"
+        )
+
+
 def check_teacher_forcing(net: LeakyRNN, rule: Any) -> list[int]:
     """The units the outputs read, checking the network is a Williams–Zipser network."""
     W = net.params["W_out"]
@@ -132,9 +148,9 @@ def check_teacher_forcing(net: LeakyRNN, rule: Any) -> list[int]:
             "them)"
         )
     if not hasattr(rule, "clamp"):
+        past = sorted(name for name, cls in RULES.items() if hasattr(cls, "clamp"))
         raise ValueError(
-            f"rule {rule.name!r} has no teacher forcing; use a past-facing rule "
-            "('rtrl', 'rflo', 'eprop', 'snap', 'snap1', 'uoro', 'kf_rtrl', 'rkf_rtrl')"
+            f"rule {rule.name!r} has no teacher forcing; use a past-facing rule {past}"
         )
     return [int(np.argmax(row)) for row in W]
 

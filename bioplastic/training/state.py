@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..network import LeakyRNN
+from ..rules.reward import Baseline
 from .records import History
 
 __all__ = ["RunState"]
@@ -32,6 +33,7 @@ class RunState:
     h: np.ndarray | None = None
     rule_state: Any = None
     td: dict | None = None  # TD(λ): {"z": eligibility traces per parameter, "prev": ŷ_{t-1}}
+    baseline: Baseline | None = None  # a reward rule's running baseline (rules/reward.py)
     committed: dict | None = None  # the state after the last completed update
 
     def commit(self) -> None:
@@ -48,6 +50,7 @@ class RunState:
             # the rule's generator is shared with the run: keep it out of the copy
             "rule_state": copy.deepcopy(self.rule_state, memo={id(rng): rng}),
             "td": copy.deepcopy(self.td),
+            "baseline": copy.deepcopy(self.baseline),
             "lengths": self.history.lengths(),
         }
 
@@ -63,4 +66,5 @@ class RunState:
         self.h = c["h"]
         self.rule_state = copy.deepcopy(c["rule_state"], memo={id(rng): rng})
         self.td = copy.deepcopy(c["td"])
+        self.baseline = copy.deepcopy(c["baseline"])
         self.history.truncate(*c["lengths"])

@@ -6,7 +6,7 @@ Two ways (Williams & Zipser 1989 call the second "real-time" learning):
   face gives its estimate, and the weights change once;
 * online (:func:`online_update`): the batch is stepped in time with the rule's online face, and
   the weights change every ``update_every`` steps (BPTT then backpropagates within each chunk:
-  Marschall et al. 2020's F-BPTT with that window).
+  Marschall et al. 2020's E-BPTT with that window, the rule ``ebptt``).
 
 :func:`apply` is the same for both: mean over time if asked, the optimizer, Kolen–Pollack
 feedback, the network's constraints (masks, Dale's law).
@@ -22,7 +22,8 @@ from ..gradient import evaluate
 from ..network import PARAM_NAMES
 from ..objective import error_and_loss, prepare
 from ..optim import clip_by_global_norm
-from ..rules.base import Step, finalize, theta_blocks
+from ..rules import reward
+from ..rules.base import Step, finalize, is_reward, theta_blocks
 from ..rules.online import Sums
 from ..tasks.base import Trials
 from . import fused
@@ -53,8 +54,15 @@ def trial_update(run: Run, state: RunState, trials: Trials) -> float:
     """The rule's per-trial estimate at fixed weights, then one update."""
     net = state.net
     batch = prepare(net, trials.x, trials.target, trials.mask, run.h0, run.loss)
-    # symmetric feedback: B is W_outᵀ from the start and after every update (apply)
-    value, grads = evaluate(net, batch, run.rule, state.B, state.rngs["rule"])
+    if is_reward(run.rule):  # noise, each trial's reward, the running baseline
+        value, grads, signal = reward.evaluate(
+            net, batch, run.rule, state.rngs["rule"], state.baseline, trials.conditions
+        )
+        state.history.append("reward", signal["reward"])
+        state.history.append("reward_baseline", signal["baseline"])
+    else:
+        # symmetric feedback: B is W_outᵀ from the start and after every update (apply)
+        value, grads = evaluate(net, batch, run.rule, state.B, state.rngs["rule"])
     if run.exact is not None:
         W_outT = np.ascontiguousarray(net.params["W_out"].T)
         _, exact = evaluate(net, batch, run.exact, W_outT, state.rngs["rule"])
