@@ -26,10 +26,16 @@ import bioplastic as bp
 from bioplastic.gradient import rule_streams
 from bioplastic.objective import output_error, prepare
 from bioplastic.rules import RULES
-from bioplastic.rules.base import direct_credit, steps
+from bioplastic.rules.base import direct_credit, is_reward, steps
 from bioplastic.rules.feedback import feedback_matrix
+from bioplastic.rules.reward import reward_steps
 
-OPTIONS = {"tbptt": {"truncation": 10}, "snap": {"n": 2}}
+OPTIONS = {
+    "tbptt": {"truncation": 10},
+    "fbptt": {"truncation": 10},
+    "ebptt": {"truncation": 10},
+    "snap": {"n": 2},
+}
 N_IN = N_OUT = 2
 
 
@@ -38,10 +44,15 @@ def online_step_time(rule_name: str, net, x, y, n_steps: int) -> float:
     rule = bp.rules.make_rule(rule_name, OPTIONS.get(rule_name, {}))
     batch = prepare(net, x, y)
     fb, rng = rule_streams(0)
-    B = feedback_matrix(net, rule.default_feedback, fb)
-    trace = net.forward(batch.x, batch.h0, derivatives=True)
-    e = output_error(trace, batch)
-    sts = list(steps(net, trace, e, direct_credit(net, trace, e, B)))[:n_steps]
+    if is_reward(rule):  # the eligibility's steps (the reward comes at the end)
+        noise = rule.noise(net, x.shape[0], x.shape[1], rng)
+        trace = net.forward(batch.x, batch.h0, noise=noise.units)
+        sts = list(reward_steps(net, trace, noise))[:n_steps]
+    else:
+        B = feedback_matrix(net, rule.default_feedback, fb)
+        trace = net.forward(batch.x, batch.h0, derivatives=True)
+        e = output_error(trace, batch)
+        sts = list(steps(net, trace, e, direct_credit(net, trace, e, B)))[:n_steps]
 
     def run():
         state = rule.init(net, x.shape[0], rng)
@@ -68,6 +79,8 @@ def main() -> None:
         print("|---|---|" + "---|" * len(names))
         for n in sizes:
             net = bp.LeakyRNN.random(N_IN, n, N_OUT, tau=10.0, seed=0)
+            # Miconi's rule learns the recurrent side only: every rule gets the same frozen readout
+            net = bp.LeakyRNN(**net.params, tau=10.0, plastic=("W_rec", "W_in", "b"))
             rng = np.random.default_rng(0)
             x = rng.standard_normal((batch, T, N_IN))
             y = rng.standard_normal((batch, T, N_OUT))
