@@ -55,9 +55,9 @@ def gradient(
         ``"rflo"``, ``"eprop"``, ``"snap1"``, ``"snap"`` (SnAp-n: needs ``n=``), ``"kernl"``,
         ``"dni"``; stochastic ``"uoro"``, ``"kf_rtrl"``, ``"rkf_rtrl"``, ``"ok"``; reward-based
         ``"node_perturbation"``, ``"miconi"`` (noise injected into the units, a scalar reward
-        per trial: :mod:`bioplastic.rules.reward`; a running baseline starts fresh on each
-        call, so a condition's first trial teaches nothing: ``baseline="clean"`` for a one-off
-        estimate).
+        per trial: :mod:`bioplastic.rules.reward`; a one-off estimate compares each noisy trial
+        with itself run without noise: the running baseline, ``warmup`` and ``baseline_by``
+        are training options).
     feedback:
         The spatial feedback: ``"symmetric"`` (``W_outᵀ``), ``"random"``, ``"adaptive"`` (the
         random start of a Kolen–Pollack ``B``), or an array ``(n_rec, n_out)``.  None takes the

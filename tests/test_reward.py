@@ -112,7 +112,14 @@ def test_running_baseline_in_the_mean_too(form):
     x, y = rng.standard_normal((1, 8, 2)), rng.standard_normal((1, 8, 1))
     g = bp.gradient(net, x, y, rule="bptt")
     exact = np.concatenate([g[k].ravel() for k in sorted(g)])
-    means = sample_means(net, x, y, {"baseline": "running"}, 64, 128)
+    rule = make_rule("node_perturbation", {"baseline": "running"})
+    X, Y = np.repeat(x, 128, 0), np.repeat(y, 128, 0)
+    batch = prepare(net, X, Y)
+    means = []
+    for s in range(64):  # each batch: a baseline running over its trials in order
+        _, g, _ = evaluate(net, batch, rule, np.random.default_rng(s), Baseline(0.9))
+        means.append(np.concatenate([g[k].ravel() for k in sorted(g)]))
+    means = np.array(means)
     grand, se2 = means.mean(0), (means.var(0, ddof=1) / 64).sum()
     assert np.sum((grand - exact) ** 2) / se2 < 9
 
@@ -200,10 +207,25 @@ def test_running_baseline_by_hand_and_per_condition():
 
 def test_baseline_by_needs_the_condition():
     p = problem("rate")
-    rule = make_rule("node_perturbation", {"baseline_by": "pair"})
+    rule = make_rule("node_perturbation", {"baseline": "running", "baseline_by": "pair"})
     batch = prepare(p.net, p.x, p.target, p.mask, p.h0)
     with pytest.raises(ValueError, match="baseline_by='pair' needs trials labelled"):
-        evaluate(p.net, batch, rule, np.random.default_rng(0), None, {"period": np.zeros(3)})
+        evaluate(
+            p.net, batch, rule, np.random.default_rng(0), Baseline(0.9), {"period": np.zeros(3)}
+        )
+
+
+def test_a_one_off_estimate_compares_each_trial_with_itself_without_noise():
+    """bp.gradient (and the probes, align_with) have no run history: whatever the rule's
+    baseline, each noisy trial is compared with the same trial without noise."""
+    p = problem("current", B=1)
+    net = with_plastic(p.net, ("W_rec", "b"))
+    opts = {"baseline_decay": 0.5, "baseline_by": "pair", "warmup": 10, "rate": 0.2}
+    g = bp.gradient(net, p.x, p.target, rule="miconi", seed=3, **opts)
+    ref = bp.gradient(net, p.x, p.target, rule="miconi", seed=3, baseline="clean", rate=0.2)
+    assert np.abs(g["W_rec"]).max() > 0
+    for k in g:
+        np.testing.assert_array_equal(g[k], ref[k])
 
 
 def test_same_seed_same_numbers():
@@ -226,6 +248,8 @@ def test_same_seed_same_numbers():
         ({"baseline": "mean"}, "baseline must be one of"),
         ({"baseline_decay": 1.0}, "baseline_decay"),
         ({"baseline_by": 3}, "baseline_by"),
+        ({"baseline": "clean", "baseline_by": "pair"}, "apply to baseline='running' only"),
+        ({"baseline": "clean", "baseline_decay": 0.5}, "apply to baseline='running' only"),
     ],
 )
 def test_bad_options_name_the_fix(opts, pattern):
@@ -310,6 +334,12 @@ def test_miconi_follows_the_papers_equations_by_hand():
     np.testing.assert_allclose(-eta * g["b"], eta * e_b * (R - R_bar), rtol=1e-10)
     assert baseline.values["all"] == pytest.approx(0.33 * 0.7 + 0.67 * err)
     assert not g["W_in"].any() and not g["W_out"].any()
+    # his code's extra factor: × the expected error ℓ̄ of this trial type, before its update
+    scaled = make_rule(
+        "miconi", {"rate": 0.4, "amplitude": 3.0, "trace_decay": d, "scale_by_baseline": True}
+    )
+    _, g2, _ = evaluate(net, batch, scaled, np.random.default_rng(5), Baseline(0.33, {"all": 0.7}))
+    np.testing.assert_allclose(-eta * g2["W_rec"], eta * e_J * (R - R_bar) * 0.7, rtol=1e-10)
 
 
 def test_miconi_perturbations_are_sparse_and_uniform():
@@ -333,6 +363,7 @@ def test_miconi_refuses_a_learning_readout_and_bad_options():
         ({"supralinear": "square"}, "supralinear must be one of"),
         ({"warmup": -1}, "warmup"),
         ({"scale_by_baseline": 1}, "scale_by_baseline"),
+        ({"baseline": "clean", "warmup": 5}, "apply to baseline='running' only"),
     ]:
         with pytest.raises(ValueError, match=pattern):
             make_rule("miconi", opts)
@@ -429,8 +460,9 @@ def test_dnms_trials_follow_miconi():
     np.testing.assert_array_equal(tr.target[:, 0, 0], [-1, 1, 1, -1])
     m = tr.mask[0, :, 0]
     assert not m[:800].any() and np.allclose(m[800:], 1 / 200)
-    with pytest.raises(ValueError, match="trial types 0"):
-        task.trials([4])
+    for bad in ([4], [1.7], ["AB"], [[0, 1]]):
+        with pytest.raises(ValueError, match="trial types 0"):
+            task.trials(bad)
     with pytest.raises(ValueError, match="stimulus"):
         bp.tasks.DelayedNonmatch(stimulus=0)
 
@@ -466,3 +498,21 @@ def test_the_dnms_preset_is_miconis_setup():
     )
     assert rule.baseline_by == "pair" and rule.scale_by_baseline and rule.warmup == 100
     assert opt.lr["W_rec"] == 0.1 and opt.clip_value == 3e-4
+
+
+def test_reward_rules_align_with_the_gradient_and_probe_in_training():
+    """align_with and probes give one-off estimates of a reward rule on the held-out trials
+    (finite cosines, even with baseline_by and a warm-up longer than the held-out set)."""
+    task, net = small_dnms()
+    ds = bp.train(
+        net,
+        task,
+        "miconi",
+        optimizer=bp.optim.SGD(lr=0.1, clip_value=3e-4),
+        align_with="bptt",
+        probe=[{"name": "node_perturbation", "sigma": 0.01}],
+        **MICONI_RUN,
+    )
+    learning = ["W_rec", "b", "recurrent"]  # (a frozen parameter's cosine is NaN: 0 / 0)
+    assert np.isfinite(ds["eval_alignment"].sel(param=learning).values).all()
+    assert np.isfinite(ds["probe_cosine"].sel(param=learning).values).all()

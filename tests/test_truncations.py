@@ -152,3 +152,10 @@ def test_truncation_must_be_a_positive_int(name, bad):
         make_rule(name, {"truncation": bad})
     with pytest.raises(TypeError, match="needs option"):
         make_rule(name, {})
+
+
+def test_fbptt_warns_when_a_trial_is_shorter_than_its_window():
+    p = problem("rate", T=4)
+    with pytest.warns(UserWarning, match="emits none"):
+        g = bp.gradient(p.net, p.x, p.target, p.mask, rule="fbptt", truncation=7, h0=p.h0)
+    assert not g["W_rec"].any()

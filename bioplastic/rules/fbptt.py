@@ -18,6 +18,7 @@ through them (O(k·n²) per step and trial).
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar
@@ -60,6 +61,13 @@ class FBPTT(Stepwise):
         rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
         k = self.truncation
+        if error.shape[0] < k:
+            warnings.warn(
+                f"fbptt emits a state's credit {k - 1} steps after it, so a trial of "
+                f"{error.shape[0]} steps < truncation={k} emits none (W_rec, W_in, b get 0): "
+                "use a shorter truncation, or tbptt",
+                stacklevel=2,
+            )
         credit = window_credit(net, trace, direct_credit(net, trace, error, feedback), k)
         credit[max(credit.shape[0] - k + 1, 0) :] = 0.0  # still pending at the trial's end
         credit *= trace.gain

@@ -143,4 +143,4 @@ class Miconi:
     def read(
         self, state: HebbianState, net: LeakyRNN, advantage: np.ndarray
     ) -> dict[str, np.ndarray]:
-        return split_theta(net, np.tensordot(advantage, state.e, axes=1))
+        return split_theta(net, np.tensordot(advantage.astype(net.dtype), state.e, axes=1))

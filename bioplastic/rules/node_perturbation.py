@@ -101,7 +101,7 @@ class NodePerturbation:
     def read(
         self, state: EligibilityState, net: LeakyRNN, advantage: np.ndarray
     ) -> dict[str, np.ndarray]:
-        w = advantage / self.sigma**2
+        w = (advantage / self.sigma**2).astype(net.dtype)
         sums = Sums(
             np.tensordot(w, state.theta, axes=1),
             np.tensordot(w, state.W_out, axes=1),

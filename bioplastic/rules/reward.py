@@ -22,6 +22,10 @@ Baselines (``baseline=``):
   has advantage 0.  In training it carries over from batch to batch (and is checkpointed).
 * ``"clean"``: the same trial run without noise (ours; lowest variance, twice the simulation).
 
+A running baseline is a training run's history; a one-off estimate (``bp.gradient``, the
+alignment probes, ``align_with``) has none and compares each trial with itself run without
+noise, whatever ``baseline`` says (``warmup`` and ``baseline_by`` are training options too).
+
 A reward rule is a frozen dataclass with ``signal = "reward"`` and, like every rule, two faces:
 per trial ``gradient(net, trace, noise, advantage)`` from the noisy run, and online
 ``init`` / ``step(state, net, RewardStep)`` / ``read(state, net, advantage)``, where the
@@ -32,7 +36,7 @@ batch through it; :func:`bioplastic.gradient` and ``train`` call it for these ru
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -103,6 +107,18 @@ def check_reward_options(rule: Any) -> None:
     """Validate the options every reward rule shares (called from ``__post_init__``)."""
     if rule.baseline not in BASELINES:
         raise ValueError(f"baseline must be one of {BASELINES}; got {rule.baseline!r}")
+    if rule.baseline == "clean":
+        default = {f.name: f.default for f in fields(rule)}
+        running = [
+            k
+            for k in ("baseline_decay", "baseline_by", "warmup")
+            if k in default and getattr(rule, k) != default[k]
+        ]
+        if running:
+            raise ValueError(
+                f"{running} apply to baseline='running' only; with baseline='clean' each trial "
+                "is compared with itself run without noise"
+            )
     d = rule.baseline_decay
     if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0.0 <= d < 1.0:
         raise ValueError(f"baseline_decay must be a number in [0, 1); got {d!r}")
@@ -189,8 +205,9 @@ def evaluate(
     """Run a batch with noise, score it, and form the reward rule's estimate.
 
     Returns the noisy batch's loss ``L``, the estimate (every key of ``net.params``), and
-    ``{"reward": mean R_b, "baseline": mean -ℓ̄_b}``.  ``baseline`` is the running state
-    (updated in place); a fresh one is used if None.
+    ``{"reward": mean R_b, "baseline": mean -ℓ̄_b}``.  ``baseline`` is a training run's running
+    state (updated in place, per ``conditions``); None compares each trial with itself run
+    without noise (``baseline="clean"``, and every one-off estimate).
     """
     B, T, _ = batch.x.shape
     noise = rule.noise(net, B, T, rng)
@@ -201,14 +218,13 @@ def evaluate(
     losses = trial_losses(y, batch.target, batch.mask, batch.loss)
     if not np.isfinite(losses).all():
         raise NonFiniteError("the loss of a noisy trial overflowed; lower the noise or weights")
-    if rule.baseline == "clean":
+    if baseline is None:  # baseline="clean", or a one-off estimate: the trial without noise
         clean = net.forward(batch.x, batch.h0)
         bar = trial_losses(clean.outputs, batch.target, batch.mask, batch.loss)
         advantage = losses - bar
-    else:
-        state = Baseline(rule.baseline_decay) if baseline is None else baseline
+    else:  # a training run's running baseline
         labels = labels_of(rule, conditions, B)
-        advantage, bar = state.advantage(losses, labels, getattr(rule, "warmup", 0))
+        advantage, bar = baseline.advantage(losses, labels, getattr(rule, "warmup", 0))
     if getattr(rule, "scale_by_baseline", False):  # Miconi's code: × the expected loss
         advantage = advantage * bar
     with np.errstate(over="ignore", invalid="ignore"):

@@ -63,9 +63,15 @@ class DelayedNonmatch:
 
     def trials(self, pairs: np.ndarray) -> Trials:
         """The trials of the given types ``(trial,)`` (0 AA, 1 AB, 2 BA, 3 BB)."""
-        pairs = np.asarray(pairs, dtype=int)
-        if pairs.ndim != 1 or np.any((pairs < 0) | (pairs > 3)):
-            raise ValueError(f"pairs must be trial types 0 (AA) … 3 (BB); got {pairs!r}")
+        given = np.asarray(pairs)
+        pairs = given.astype(int) if given.dtype.kind in "iuf" else None
+        if (
+            pairs is None
+            or given.ndim != 1
+            or np.any(pairs != given)
+            or np.any((pairs < 0) | (pairs > 3))
+        ):
+            raise ValueError(f"pairs must be integer trial types 0 (AA) … 3 (BB); got {given!r}")
         B, T, s = len(pairs), self.n_steps, self.stimulus
         first = np.array([PAIRS[p][0] for p in pairs], dtype=int)
         second = np.array([PAIRS[p][1] for p in pairs], dtype=int)
