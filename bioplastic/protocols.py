@@ -22,9 +22,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from .config import Preset, load_preset, run  # noqa: E402
+from .config import Preset, build, load_preset, run  # noqa: E402
 
-__all__ = ["main", "plot_rules"]
+__all__ = ["main", "plot_rules", "with_rule"]
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 
@@ -84,20 +84,29 @@ def plot_rules(runs: dict[str, xr.Dataset], path: Path, kind: str, title: str) -
     return path
 
 
+def with_rule(preset: Preset, rule: str) -> Preset:
+    """The preset trained by ``rule``: its own rule keeps the preset's options; another rule
+    takes its own defaults (the preset's options belong to the preset's rule)."""
+    if rule == preset.rule.name:
+        return preset
+    return dataclasses.replace(preset, rule=dataclasses.replace(preset.rule, name=rule, options={}))
+
+
 def main(
     preset_name: str,
     kind: str,
     title: str,
     argv: Sequence[str] | None = None,
     quick_trials: int = 200,
+    rules: Sequence[str] = ("bptt", "rflo", "eprop"),
 ) -> int:
     """Run a protocol from its preset ``models/<preset_name>.toml``; returns an exit code."""
     ap = argparse.ArgumentParser(description=title)
     ap.add_argument(
         "--rule",
         nargs="+",
-        default=["bptt", "rflo", "eprop"],
-        help="one or more rules to compare (default: bptt rflo eprop)",
+        default=list(rules),
+        help=f"one or more rules to compare (default: {' '.join(rules)})",
     )
     ap.add_argument("--quick", action="store_true", help="a short run that checks the pipeline")
     ap.add_argument("--out", default="runs", help="folder for the .nc files and the .png")
@@ -111,14 +120,15 @@ def main(
     for rule in args.rule:
         try:
             preset = load_preset(
-                MODELS / f"{preset_name}.toml",
-                [*args.set, f"rule.name={rule}", f"training.seed={args.seed}"],
+                MODELS / f"{preset_name}.toml", [*args.set, f"training.seed={args.seed}"]
             )
-        except ValueError as exc:
+            preset = with_rule(preset, rule)
+            if args.quick:
+                preset = _quick(preset, quick_trials)
+            build(preset, dry_run=True)
+        except (TypeError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        if args.quick:
-            preset = _quick(preset, quick_trials)
         path = out / f"{preset_name}_{rule}.nc"
         ds = run(preset, out=path, progress=False if args.no_progress else None)
         runs[rule] = ds

@@ -207,7 +207,7 @@ def test_a_short_bptt_run_learns(name, updates, threshold):
 
 
 @pytest.mark.parametrize(
-    "script", ["interval_matching", "ready_set_go", "reaching", "drawing", "cued_sine"]
+    "script", ["interval_matching", "ready_set_go", "reaching", "drawing", "cued_sine", "dnms"]
 )
 def test_protocol_scripts_run_quick(script, tmp_path):
     r = subprocess.run(
