@@ -77,6 +77,32 @@ def make_problem(
     )
 
 
+def small_problem(
+    form: str,
+    *,
+    alpha: str = "per-unit",
+    seed: int = 0,
+    B: int = 3,
+    T: int = 12,
+    n: int = 5,
+    masked: bool = True,
+) -> Problem:
+    """The rule tests' usual problem: tanh, 2 inputs, 2 outputs, a random h0, ``seed``'s data."""
+    return make_problem(
+        np.random.default_rng(seed),
+        form=form,
+        activation="tanh",
+        alpha=alpha,
+        B=B,
+        T=T,
+        n=n,
+        n_in=2,
+        n_out=2,
+        masked=masked,
+        with_h0=True,
+    )
+
+
 @st.composite
 def problems(draw, form: str, activation: str, alpha: str, max_n: int = 6, max_T: int = 10):
     """Random shapes, seeds, masks and initial states for one (form, activation, α) case."""

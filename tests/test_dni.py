@@ -7,7 +7,7 @@ nothing below calls the library's gradient code except the function under test.
 
 import numpy as np
 import pytest
-from helpers import FORMS, F, faces, make_problem, reference_run, rel_err
+from helpers import FORMS, F, faces, reference_run, rel_err, small_problem
 
 import bioplastic as bp
 from bioplastic.gradient import rule_streams
@@ -23,20 +23,7 @@ FPRIME = {
 }
 
 
-def problem(form, *, seed=0, B=3, T=12, n=5, masked=True, alpha="per-unit"):
-    return make_problem(
-        np.random.default_rng(seed),
-        form=form,
-        activation="tanh",
-        alpha=alpha,
-        B=B,
-        T=T,
-        n=n,
-        n_in=2,
-        n_out=2,
-        masked=masked,
-        with_h0=True,
-    )
+problem = small_problem
 
 
 def reference_pieces(net, x, target, mask=None, h0=None):

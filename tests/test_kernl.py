@@ -9,7 +9,7 @@ exact RTRL it is compared with.
 
 import numpy as np
 import pytest
-from helpers import FORMS, make_problem, rel_err
+from helpers import FORMS, rel_err, small_problem
 
 import bioplastic as bp
 from bioplastic.objective import output_error, prepare
@@ -20,20 +20,7 @@ from bioplastic.training.updates import _reset_sums
 F = {"tanh": (np.tanh, lambda u: 1.0 - np.tanh(u) ** 2)}
 
 
-def problem(form, *, alpha="per-unit", seed=0, B=3, T=12, n=5):
-    return make_problem(
-        np.random.default_rng(seed),
-        form=form,
-        activation="tanh",
-        alpha=alpha,
-        B=B,
-        T=T,
-        n=n,
-        n_in=2,
-        n_out=2,
-        masked=True,
-        with_h0=True,
-    )
+problem = small_problem
 
 
 def grads(p, rule, net=None, **kw):

@@ -6,10 +6,11 @@ gradient (Williams 1992; Fiete & Seung 2006), tested statistically against BPTT,
 """
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
-from helpers import FORMS, make_problem, rel_err
+from helpers import FORMS, rel_err, small_problem
 
 import bioplastic as bp
 from bioplastic.objective import prepare, trial_losses
@@ -30,20 +31,7 @@ def with_plastic(net, plastic):
     )
 
 
-def problem(form, *, seed=0, B=3, T=8, n=4, masked=True):
-    return make_problem(
-        np.random.default_rng(seed),
-        form=form,
-        activation="tanh",
-        alpha="per-unit",
-        B=B,
-        T=T,
-        n=n,
-        n_in=2,
-        n_out=2,
-        masked=masked,
-        with_h0=True,
-    )
+problem = partial(small_problem, T=8, n=4)
 
 
 @pytest.mark.parametrize("form", FORMS)

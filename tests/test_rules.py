@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from helpers import FORMS, faces, make_problem, problems, rel_err
+from helpers import FORMS, faces, problems, rel_err, small_problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,20 +27,7 @@ STOCHASTIC = ("uoro", "kf_rtrl", "rkf_rtrl")
 LOCAL = ("rflo", "eprop")
 
 
-def problem(form, *, alpha="per-unit", seed=0, B=3, T=12, n=5, masked=True):
-    return make_problem(
-        np.random.default_rng(seed),
-        form=form,
-        activation="tanh",
-        alpha=alpha,
-        B=B,
-        T=T,
-        n=n,
-        n_in=2,
-        n_out=2,
-        masked=masked,
-        with_h0=True,
-    )
+problem = small_problem
 
 
 def grads(p, rule, net=None, **kw):

@@ -9,30 +9,18 @@
   per-trial face on the first t steps.
 """
 
+from functools import partial
+
 import numpy as np
 import pytest
-from helpers import FORMS, make_problem, reference_loss, rel_err
+from helpers import FORMS, reference_loss, rel_err, small_problem
 
 import bioplastic as bp
 from bioplastic.objective import output_error, prepare
 from bioplastic.rules import make_rule
 from bioplastic.rules.base import direct_credit, steps
 
-
-def problem(form, *, T=11, seed=0, masked=True):
-    return make_problem(
-        np.random.default_rng(seed),
-        form=form,
-        activation="tanh",
-        alpha="per-unit",
-        B=3,
-        T=T,
-        n=5,
-        n_in=2,
-        n_out=2,
-        masked=masked,
-        with_h0=True,
-    )
+problem = partial(small_problem, T=11)
 
 
 def states(p):

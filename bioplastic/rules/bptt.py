@@ -138,6 +138,6 @@ class BPTT:
 
     def read(self, state: BufferState, net: LeakyRNN) -> dict[str, np.ndarray]:
         sums = state.sums
-        if state.steps:
-            sums = Sums(backward_steps(net, state.steps), sums.W_out, sums.b_out)
+        if state.steps:  # the buffered steps' credit, added to what was already summed
+            sums = Sums(sums.theta + backward_steps(net, state.steps), sums.W_out, sums.b_out)
         return sums.grads(net)

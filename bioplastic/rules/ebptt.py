@@ -15,24 +15,17 @@ online update (``update_every``) also ends the block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from ..network import LeakyRNN, Trace
 from .base import Step, output_readout, recurrent_readout, register
-from .bptt import backward, backward_steps
-from .online import Sums
+from .bptt import BPTT, BufferState, backward, backward_steps
 from .tbptt import check_truncation
 
-__all__ = ["EBPTT", "BlockState"]
-
-
-@dataclass
-class BlockState:
-    steps: list[Step] = field(default_factory=list)  # the current block so far
-    sums: Sums | None = None
+__all__ = ["EBPTT"]
 
 
 def block(trace: Trace, a: int, b: int) -> Trace:
@@ -77,19 +70,13 @@ class EBPTT:
         )
         return {**recurrent_readout(net, trace, G), **output_readout(net, trace, error)}
 
-    def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> BlockState:
-        return BlockState([], Sums.zeros(net))
+    init = BPTT.init  # the steps of the current block, and the sums
+    read = BPTT.read  # the sums plus the credit of the block so far
 
-    def step(self, state: BlockState, net: LeakyRNN, st: Step) -> BlockState:
+    def step(self, state: BufferState, net: LeakyRNN, st: Step) -> BufferState:
         state.steps.append(st)
         state.sums.add_readout(st)
         if len(state.steps) == self.truncation:
             state.sums.theta += backward_steps(net, state.steps)
             state.steps.clear()
         return state
-
-    def read(self, state: BlockState, net: LeakyRNN) -> dict[str, np.ndarray]:
-        sums = state.sums
-        if state.steps:
-            sums = Sums(sums.theta + backward_steps(net, state.steps), sums.W_out, sums.b_out)
-        return sums.grads(net)
