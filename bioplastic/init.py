@@ -13,7 +13,7 @@ from .structure import is_real_scalar
 __all__ = ["INITS", "random_weights"]
 
 #: Random initialisations of :meth:`LeakyRNN.random`, after the paper whose code they follow.
-INITS: tuple[str, ...] = ("murray", "murray_methods", "marschall", "miconi")
+INITS: tuple[str, ...] = ("murray", "murray_methods", "marschall", "miconi", "williams_zipser")
 
 
 def random_weights(
@@ -52,6 +52,11 @@ def random_weights(
         W_out = np.eye(n_out, n_rec)  # output k is unit k's rate
         # the three clamped units (x = 1, 1, -1) as a bias: Σ_k J_ik tanh(x_k)
         b = g * np.tanh(1.0) * np.sqrt(3.0) * rng.standard_normal(n_rec) / np.sqrt(n_rec)
+    elif init == "williams_zipser":  # every weight, the bias line's too, U(-g, g)
+        W_rec = rng.uniform(-g, g, (n_rec, n_rec))
+        W_in = rng.uniform(-g, g, (n_rec, n_in))
+        b = rng.uniform(-g, g, n_rec)
+        W_out = np.eye(n_out, n_rec)  # output k is unit k
     else:
         W_rec = g * rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec)
         W_in = rng.uniform(-1.0, 1.0, (n_rec, n_in))

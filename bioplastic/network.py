@@ -219,6 +219,13 @@ class LeakyRNN:
         code's three clamped units (x = 1, 1, −1) through their random weights,
         ``b_i = Σ_k J_ik tanh(x_k) ~ N(0, 3 g² tanh²(1) / n_rec)``.
 
+        ``init="williams_zipser"``: the network of Williams & Zipser 1989 (Neural Computation
+        1:270), whose outputs are units: ``W_out`` the identity on units 0 … n_out − 1, and
+        ``W_rec``, ``W_in`` and ``b`` (their bias line) all ``U(-g, g)``; ``g`` is the
+        half-width (their range was not available to us; ``models/williams_zipser1989_*.toml``
+        use ours).  Use it with ``activation="sigmoid"``, ``tau = dt`` (α = 1) and ``W_out``,
+        ``b_out`` frozen, as teacher forcing requires.
+
         Randomness comes only from ``np.random.default_rng(seed)``.
         """
         W_in, W_rec, W_out, dale, b = random_weights(

@@ -250,8 +250,8 @@ def test_teacher_forcing_feeds_targets_back():
     assert not np.allclose(free.W_rec, once.W_rec)  # forcing changes what is learned
     with pytest.raises(ValueError, match="teacher_forcing needs a Williams–Zipser network"):
         bp.train(small_net(), TASK, "rtrl", teacher_forcing=True, n_trials=1)
-    with pytest.raises(ValueError, match="rule 'bptt' has no teacher forcing"):
-        bp.train(net, task, "bptt", teacher_forcing=True, n_trials=1)
+    with pytest.raises(ValueError, match="rule 'kernl' has no teacher forcing: its sensitivity"):
+        bp.train(net, task, "kernl", teacher_forcing=True, n_trials=1)
 
 
 def test_clipping_holds_during_training():

@@ -25,6 +25,7 @@ from . import (
     murray2019_fig2,
     murray2019_fig3,
     murray2019_fig4,
+    williams_zipser1989,
 )
 from .common import FigureRun
 
@@ -39,6 +40,7 @@ FIGURES = {
         marschall2020_mimic,
         javed2023_trace_patterning,
         miconi2017,
+        williams_zipser1989,
     )
 }
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -19,10 +19,17 @@ tests at α < 1.  Cost: one (trial × unit) × (unit × unit) matmul per step ba
 matrix product per parameter.
 
 The online face buffers the steps it is given and runs this recursion over them when read.
+
+**Teacher forcing** (Williams & Zipser 1989, Neural Computation 1:270, "Teacher-forced
+real-time recurrent learning"): after step t the forced units' states are replaced by their
+targets, which no parameter moves, so no credit from later steps passes back through them:
+``c_t = q_t + (1 - m_t) ⊙ (c_{t+1} D_{t+1})`` with ``m_t`` the forced units (``clamp``).  The
+direct credit ``q_t`` stays: the error at t is that of the unit's own output, before forcing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -81,17 +88,37 @@ def backward(net: LeakyRNN, trace: Trace, error: np.ndarray, feedback: np.ndarra
 
 @dataclass
 class BufferState:
-    """Online state of a future-facing rule: the steps seen so far."""
+    """Online state of a future-facing rule: the steps seen so far, and per step the units
+    teacher forcing set after it (``None``: none)."""
 
     steps: list[Step] = field(default_factory=list)
     sums: Sums | None = None
+    cut: list[np.ndarray | None] = field(default_factory=list)
+
+    def push(self, st: Step) -> None:
+        self.steps.append(st)
+        self.cut.append(None)
+        self.sums.add_readout(st)
+
+    def clear(self) -> None:
+        """Forget the buffered steps (their credit has been summed)."""
+        self.steps.clear()
+        self.cut.clear()
 
 
-def backward_steps(net: LeakyRNN, window: list[Step], *, newest_only: bool = False) -> np.ndarray:
+def backward_steps(
+    net: LeakyRNN,
+    window: Sequence[Step],
+    *,
+    newest_only: bool = False,
+    cut: Sequence[np.ndarray | None] | None = None,
+) -> np.ndarray:
     """``Σ_s (gain_s ⊙ c_s)ᵀ â_s`` over buffered steps, ``c`` run back from the last one.
 
-    ``c_s = q_s + c_{s+1} D_{s+1}``; with ``newest_only`` only the last step's ``q`` enters
-    (the credit of that one error, as truncated BPTT needs it).  Returns ``(unit, m)``.
+    ``c_s = q_s + (1 - m_s) ⊙ (c_{s+1} D_{s+1})``, with ``m_s = cut[s]`` the units teacher
+    forcing set after step s (boolean ``(trial, unit)``; none if ``cut`` or its entry is
+    ``None``); with ``newest_only`` only the last step's ``q`` enters (the credit of that one
+    error, as truncated BPTT needs it).  Returns ``(unit, m)``.
     """
     W_rec, lk = net.params["W_rec"], leak(net)
     last = window[-1]
@@ -103,6 +130,8 @@ def backward_steps(net: LeakyRNN, window: list[Step], *, newest_only: bool = Fal
         if nxt.slope_prev is not None:
             back *= nxt.slope_prev
         c = lk * c + back
+        if cut is not None and cut[i] is not None:
+            c[cut[i]] = 0.0
         if not newest_only:
             c += st.credit
         theta += (st.gain * c).T @ st.pre
@@ -132,12 +161,18 @@ class BPTT:
         return BufferState([], Sums.zeros(net))
 
     def step(self, state: BufferState, net: LeakyRNN, st: Step) -> BufferState:
-        state.steps.append(st)
-        state.sums.add_readout(st)
+        state.push(st)
         return state
 
     def read(self, state: BufferState, net: LeakyRNN) -> dict[str, np.ndarray]:
         sums = state.sums
         if state.steps:  # the buffered steps' credit, added to what was already summed
-            sums = Sums(sums.theta + backward_steps(net, state.steps), sums.W_out, sums.b_out)
+            theta = backward_steps(net, state.steps, cut=state.cut)
+            sums = Sums(sums.theta + theta, sums.W_out, sums.b_out)
         return sums.grads(net)
+
+    def clamp(self, state: BufferState, forced: np.ndarray) -> None:
+        """Teacher forcing: no credit from later steps passes back through the forced units
+        of the newest step (module docstring)."""
+        if state.steps:
+            state.cut[-1] = forced.copy()

@@ -158,6 +158,11 @@ class DNI(Stepwise):
     l2: float = 0.0
     init_std: float | None = None
     name: ClassVar[str] = "dni"
+    no_teacher_forcing: ClassVar[str] = (
+        "its synthetic gradient A is fitted to the free-running network's own bootstrapped "
+        "future credit, and no forced version of that fit is defined (Jaderberg et al. 2017 "
+        "define none)"
+    )
     default_feedback: ClassVar[str] = "symmetric"
 
     def __post_init__(self) -> None:

@@ -72,11 +72,11 @@ class EBPTT:
 
     init = BPTT.init  # the steps of the current block, and the sums
     read = BPTT.read  # the sums plus the credit of the block so far
+    clamp = BPTT.clamp  # teacher forcing cuts the credit at the forced units
 
     def step(self, state: BufferState, net: LeakyRNN, st: Step) -> BufferState:
-        state.steps.append(st)
-        state.sums.add_readout(st)
+        state.push(st)
         if len(state.steps) == self.truncation:
-            state.sums.theta += backward_steps(net, state.steps)
-            state.steps.clear()
+            state.sums.theta += backward_steps(net, state.steps, cut=state.cut)
+            state.clear()
         return state

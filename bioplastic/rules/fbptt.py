@@ -38,6 +38,7 @@ class FutureState:
     window: deque  # the last k steps, oldest first
     credit: np.ndarray  # (k, trial, unit): credit gathered so far by window[i]
     sums: Sums
+    cut: deque  # per step in the window: the units teacher forcing set after it, or None
 
 
 @register
@@ -75,13 +76,14 @@ class FBPTT(Stepwise):
 
     def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> FutureState:
         credit = np.zeros((self.truncation, n_trials, net.n_rec), dtype=net.dtype)
-        return FutureState(deque(), credit, Sums.zeros(net))
+        return FutureState(deque(), credit, Sums.zeros(net), deque())
 
     def step(self, state: FutureState, net: LeakyRNN, st: Step) -> FutureState:
         w, c = state.window, state.credit
         W_rec, lk = net.params["W_rec"], leak(net)
         j = len(w)
         w.append(st)
+        state.cut.append(None)
         c[j] = st.credit
         q = st.credit
         for i in range(j - 1, -1, -1):  # carry the new error back through the window
@@ -90,11 +92,20 @@ class FBPTT(Stepwise):
             if nxt.slope_prev is not None:
                 back *= nxt.slope_prev
             q = lk * q + back
+            if state.cut[i] is not None:  # teacher forcing: no credit through forced units
+                q[state.cut[i]] = 0.0
             c[i] += q
         if len(w) == self.truncation:  # the oldest state's credit is complete
             old = w.popleft()
+            state.cut.popleft()
             state.sums.theta += (old.gain * c[0]).T @ old.pre
             c[:-1] = c[1:]
             c[-1] = 0.0
         state.sums.add_readout(st)
         return state
+
+    def clamp(self, state: FutureState, forced: np.ndarray) -> None:
+        """Teacher forcing: no credit passes back through the newest step's forced units
+        (:mod:`bioplastic.rules.bptt`)."""
+        if state.window:
+            state.cut[-1] = forced.copy()

@@ -86,7 +86,7 @@ the options.
 
 Cost per step and trial: O(n·m) for the trace and the estimate, O(n²) for the copy and the
 regression; memory O(n·m) per trial plus the shared ``β`` (n²).  Default feedback:
-symmetric.  No teacher forcing (``clamp``) yet.
+symmetric.  No teacher forcing (``no_teacher_forcing`` says why).
 """
 
 from __future__ import annotations
@@ -147,6 +147,10 @@ class KeRNL(Stepwise):
     """
 
     name: ClassVar[str] = "kernl"
+    no_teacher_forcing: ClassVar[str] = (
+        "its sensitivity β and decay γ are fitted to the free-running network's responses "
+        "to noise, and no forced version of that fit is defined (Roth et al. 2019 define none)"
+    )
     default_feedback: ClassVar[str] = "symmetric"
 
     beta_rate: float = 0.1

@@ -68,6 +68,7 @@ def window_credit(net: LeakyRNN, trace: Trace, q: np.ndarray, k: int) -> np.ndar
 class WindowState:
     window: deque  # the last k steps
     sums: Sums
+    cut: deque  # per step in the window: the units teacher forcing set after it, or None
 
 
 @register
@@ -97,11 +98,20 @@ class TBPTT(Stepwise):
         return {**recurrent_readout(net, trace, credit), **output_readout(net, trace, error)}
 
     def init(self, net: LeakyRNN, n_trials: int, rng: np.random.Generator) -> WindowState:
-        return WindowState(deque(maxlen=self.truncation), Sums.zeros(net))
+        k = self.truncation
+        return WindowState(deque(maxlen=k), Sums.zeros(net), deque(maxlen=k))
 
     def step(self, state: WindowState, net: LeakyRNN, st: Step) -> WindowState:
         state.window.append(st)
+        state.cut.append(None)
         # only the newest error travels back: earlier errors were carried back when they came
-        state.sums.theta += backward_steps(net, list(state.window), newest_only=True)
+        state.sums.theta += backward_steps(
+            net, list(state.window), newest_only=True, cut=list(state.cut)
+        )
         state.sums.add_readout(st)
         return state
+
+    def clamp(self, state: WindowState, forced: np.ndarray) -> None:
+        """Teacher forcing: no credit passes back through the newest step's forced units
+        (:mod:`bioplastic.rules.bptt`)."""
+        state.cut[-1] = forced.copy()

@@ -15,6 +15,10 @@
 | ``copy`` | :class:`Copy` (stream) | delayed recall |
 | ``trace_patterning`` | :class:`TracePatterning` (stream) | Rafiee et al. 2023; Javed et al. 2023 |
 | ``dnms`` | :class:`DelayedNonmatch` | Miconi 2017 (delayed nonmatch-to-sample) |
+| ``pipelined_xor`` | :class:`PipelinedXOR` (stream) | Williams & Zipser 1989 |
+| ``sequence_recognition`` | :class:`SequenceRecognition` (stream) | Williams & Zipser 1989 |
+| ``nonmatch_stream`` | :class:`NonmatchStream` (stream) | Williams & Zipser 1989 |
+| ``oscillation`` | :class:`Oscillation` (stream) | Williams & Zipser 1989 |
 | ``neurogym`` | :func:`from_neurogym` | any NeuroGym environment (optional) |
 """
 
@@ -27,6 +31,7 @@ from .sequence import ReachSequence, Syllables, syllable_velocity
 from .streams import Add, Copy, Mimic, Stream
 from .timing import IntervalMatching, ReadySetGo, gaussian_bump
 from .trace_patterning import TracePatterning
+from .williams_zipser import NonmatchStream, Oscillation, PipelinedXOR, SequenceRecognition
 
 TASKS: dict[str, type] = {
     cls.name: cls
@@ -44,6 +49,10 @@ TASKS: dict[str, type] = {
         Copy,
         TracePatterning,
         DelayedNonmatch,
+        PipelinedXOR,
+        SequenceRecognition,
+        NonmatchStream,
+        Oscillation,
         NeuroGymTask,
     )
 }
@@ -55,6 +64,10 @@ __all__ = [
     "task_config",
     "Add",
     "DelayedNonmatch",
+    "PipelinedXOR",
+    "SequenceRecognition",
+    "NonmatchStream",
+    "Oscillation",
     "Mimic",
     "Copy",
     "TracePatterning",

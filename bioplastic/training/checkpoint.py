@@ -118,6 +118,13 @@ def pack_rule_state(rule_state: Any) -> tuple[dict[str, np.ndarray], dict[str, A
         if isinstance(v, np.ndarray):
             arrays[key] = v.copy()
             kinds[f.name] = "array"
+        elif isinstance(v, (list, deque)) and not all(isinstance(m, Step) for m in v):
+            # teacher forcing's cuts: per step a boolean (trial, unit) mask, or None
+            kinds[f.name] = {"masks": len(v)}
+            shape = next((m.shape for m in v if m is not None), None)
+            if shape is not None:
+                empty = np.zeros(shape, bool)
+                arrays[key] = np.stack([empty if m is None else m for m in v])
         elif isinstance(v, (list, deque)):
             kinds[f.name] = {"steps": len(v), "deque": isinstance(v, deque)}
             for sf in dataclasses.fields(Step):
@@ -142,6 +149,11 @@ def unpack_rule_state(rule_state: Any, ds: xr.Dataset, kinds: dict[str, Any]) ->
                     "start the run again"
                 )
             setattr(rule_state, name, saved.copy())
+        elif isinstance(kind, dict) and "masks" in kind:
+            container = getattr(rule_state, name)
+            container.clear()
+            saved = ds[key].values.astype(bool) if key in ds else [None] * kind["masks"]
+            container.extend(None if m is None else m.copy() for m in saved)
         elif isinstance(kind, dict):
             steps = []
             for i in range(kind["steps"]):

@@ -148,9 +148,10 @@ def check_teacher_forcing(net: LeakyRNN, rule: Any) -> list[int]:
             "them)"
         )
     if not hasattr(rule, "clamp"):
-        past = sorted(name for name, cls in RULES.items() if hasattr(cls, "clamp"))
+        known = sorted(name for name, cls in RULES.items() if hasattr(cls, "clamp"))
+        why = getattr(rule, "no_teacher_forcing", "it does not define it")
         raise ValueError(
-            f"rule {rule.name!r} has no teacher forcing; use a past-facing rule {past}"
+            f"rule {rule.name!r} has no teacher forcing: {why}; rules with it: {known}"
         )
     return [int(np.argmax(row)) for row in W]
 

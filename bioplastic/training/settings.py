@@ -128,8 +128,6 @@ def validate(settings: Settings, net: LeakyRNN, task: Any) -> None:
                 f"for a continuing stream, n_trials ({s.n_trials}) counts chunks of all "
                 f"batch_size ({s.batch_size}) streams together and must be a multiple of it"
             )
-        if s.teacher_forcing:
-            raise ValueError("teacher_forcing is for trial-based tasks, not continuing streams")
     if s.td is not None:
         _check_td_run(s, net, task)
     get_objective(objective_of(s, task))

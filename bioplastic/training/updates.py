@@ -147,7 +147,7 @@ def _reset_sums(rule_state, net) -> None:
     """Start a new sum after an online update (and a new BPTT chunk), in place: ``read``
     returned copies."""
     if hasattr(rule_state, "steps"):
-        rule_state.steps.clear()
+        rule_state.clear()
     sums = rule_state.sums
     if sums is None or sums.theta.shape[0] != net.n_rec:
         rule_state.sums = Sums.zeros(net)
