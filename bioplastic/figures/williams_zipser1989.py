@@ -258,7 +258,9 @@ def _plot(fig: FigureRun, st: dict, curves: dict, gaps: dict, slope: float) -> N
         ax.plot(np.arange(len(y))[-96:], y[-96:] + 1.2 * k, label=task)
     ax.set_xlabel("step of the free run (from h = 0)")
     ax.set_ylabel("output unit (offset per task)")
-    ax.set_title(f"({letters[len(tasks)]}) after learning (RTRL real time), running freely", fontsize=9)
+    ax.set_title(
+        f"({letters[len(tasks)]}) after learning (RTRL real time), running freely", fontsize=9
+    )
     ax.legend(frameon=False, fontsize=6)
     ax = axes[len(tasks) + 1]
     lrs = np.array(list(gaps))

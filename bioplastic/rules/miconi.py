@@ -75,10 +75,6 @@ class Miconi:
     scale_by_baseline: bool = False
     warmup: int = 0
     name: ClassVar[str] = "miconi"
-    no_teacher_forcing: ClassVar[str] = (
-        "it learns from each trial's scalar reward at the trial's end, and forcing the output "
-        "units to their targets would hide the effect of the noise on the output it scores"
-    )
     signal: ClassVar[str] = "reward"
     default_feedback: ClassVar[str] = "symmetric"
 

@@ -56,10 +56,6 @@ class NodePerturbation:
     baseline_decay: float = 0.9
     baseline_by: str | None = None
     name: ClassVar[str] = "node_perturbation"
-    no_teacher_forcing: ClassVar[str] = (
-        "it learns from each trial's scalar reward at the trial's end, and forcing the output "
-        "units to their targets would hide the effect of the noise on the output it scores"
-    )
     signal: ClassVar[str] = "reward"
     default_feedback: ClassVar[str] = "symmetric"
 
