@@ -10,7 +10,9 @@ errors are zero), and in the mean (UORO, KF-RTRL, OK).  Teacher forcing needs th
 form at α = 1, so the current form is refused.
 """
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -30,6 +32,7 @@ from bioplastic.tasks import (
 from bioplastic.tasks.williams_zipser import phase_free_error
 
 PLASTIC = ("W_rec", "W_in", "b")
+MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
 # --- the tasks ----------------------------------------------------------------------------
@@ -83,16 +86,22 @@ def test_sequence_recognition_fires_at_the_first_b_after_an_a():
 
 
 def test_nonmatch_compares_each_bit_with_the_last_cued_one_a_step_later():
-    tr = NonmatchStream(cue_rate=0.3).stream(1, np.random.default_rng(4)).next(200)
+    task = NonmatchStream(cue_rate=0.3, test_warmup=2, test_steps=200)
+    tr = task.stream(1, np.random.default_rng(4)).next(200)
     stored = None
     for t in range(1, 200):
         bit, cue = tr.x[0, t - 1]
         if cue:
             stored = bit
-        assert tr.mask[0, t, 0] == (stored is not None)
-        if stored is not None:
+        assert tr.mask[0, t, 0] == (stored is not None and not cue)  # the cued bit: not scored
+        if tr.mask[0, t, 0]:
             assert tr.target[0, t, 0] == float(bit != stored)
     assert tr.mask[0, 0, 0] == 0
+    assert 0.3 < tr.target[tr.mask > 0].mean() < 0.7
+    test = task.test_trials(3, np.random.default_rng(0))  # keeps the task's mask
+    same = task.stream(3, np.random.default_rng(0)).next(202)
+    np.testing.assert_array_equal(test.mask[:, 2:], same.mask[:, 2:])
+    assert not test.mask[:, :2].any()
 
 
 def test_oscillation_waves_and_the_phase_free_error():
@@ -178,12 +187,14 @@ def wz_net(n=5, n_in=2, seed=3, w_rec=True):
     )
 
 
-def forced_loss(params, tr: Trials) -> float:
-    """The epoch's loss, simulated by hand: unit 0 takes its target after every scored step."""
-    h = np.zeros(params["W_rec"].shape[0])
+def forced_loss(params, tr: Trials, start: int = 0, stop: int | None = None, h=None) -> float:
+    """The loss of steps ``start … stop - 1``, simulated by hand from state ``h`` (zero):
+    unit 0 takes its target after every scored step."""
+    h = np.zeros(params["W_rec"].shape[0]) if h is None else h.copy()
     total = 0.0
-    for t in range(tr.x.shape[1]):
-        h = 1.0 / (1.0 + np.exp(-(params["W_rec"] @ h + params["W_in"] @ tr.x[0, t] + params["b"])))
+    for t in range(start, tr.x.shape[1] if stop is None else stop):
+        u = params["W_rec"] @ h + params["W_in"] @ tr.x[0, t] + params["b"]
+        h = 1.0 / (1.0 + np.exp(-u))
         m = 1.0 if tr.mask is None else tr.mask[0, t, 0]
         total += 0.5 * m * (h[0] - tr.target[0, t, 0]) ** 2
         if m:
@@ -191,16 +202,27 @@ def forced_loss(params, tr: Trials) -> float:
     return total
 
 
-def fd_forced(net, tr: Trials, eps=1e-6) -> dict:
+def forced_state(params, tr: Trials, stop: int) -> np.ndarray:
+    """The forced network's state after ``stop`` steps (as the loss above runs it)."""
+    h = np.zeros(params["W_rec"].shape[0])
+    for t in range(stop):
+        h = 1.0 / (1.0 + np.exp(-(params["W_rec"] @ h + params["W_in"] @ tr.x[0, t] + params["b"])))
+        if tr.mask is None or tr.mask[0, t, 0]:
+            h[0] = tr.target[0, t, 0]
+    return h
+
+
+def fd_forced(net, tr: Trials, eps=1e-6, loss=None) -> dict:
+    loss = loss or (lambda P: forced_loss(P, tr))
     out = {}
     for k in PLASTIC:
         P = {kk: np.array(v) for kk, v in net.params.items()}
         g = np.zeros_like(P[k])
         for idx in np.ndindex(P[k].shape):
             P[k][idx] += eps
-            up = forced_loss(P, tr)
+            up = loss(P)
             P[k][idx] -= 2 * eps
-            down = forced_loss(P, tr)
+            down = loss(P)
             P[k][idx] += eps
             g[idx] = (up - down) / (2 * eps)
         out[k] = g
@@ -229,7 +251,7 @@ def rel(a: dict, b: dict) -> float:
 
 
 T = 10
-EPOCH = NonmatchStream(cue_rate=0.5).stream(1, np.random.default_rng(0)).next(T)
+EPOCH = NonmatchStream(cue_rate=0.3).stream(1, np.random.default_rng(5)).next(T)  # mixed mask
 XOR = PipelinedXOR(delay=3).stream(1, np.random.default_rng(1)).next(T)
 
 
@@ -251,6 +273,23 @@ def test_forced_exact_rules_give_the_gradient_of_the_forced_loss(tr, rule, opts)
     assert rel(g, fd) < 1e-7
     free = one_update(net, Fixed.of(tr), rule, opts, forcing=False)
     assert rel(free, fd) > 1e-3  # forcing changes the gradient
+
+
+@pytest.mark.parametrize("tr", [EPOCH, XOR], ids=["nonmatch (masked)", "xor"])
+@pytest.mark.parametrize("k", [3, 4])
+def test_forced_ebptt_is_the_gradient_of_each_block_from_its_forced_start(tr, k):
+    """E-BPTT with blocks of k < T: the sum over blocks of the forced loss's gradient within
+    the block, the state at the block's start (the forced run's) held fixed."""
+    net = wz_net()
+    starts = range(0, T, k)
+    held = {a: forced_state(net.params, tr, a) for a in starts}
+
+    def blocks(P):
+        return sum(forced_loss(P, tr, a, min(a + k, T), held[a]) for a in starts)
+
+    fd = fd_forced(net, tr, loss=blocks)
+    assert rel(one_update(net, Fixed.of(tr), "ebptt", {"truncation": k}), fd) < 1e-7
+    assert rel(one_update(net, Fixed.of(tr), "bptt"), fd) > 1e-3  # the blocks matter
 
 
 @pytest.mark.parametrize("rule", ["rflo", "eprop"])
@@ -331,7 +370,8 @@ def test_forcing_is_refused_where_it_is_not_defined():
 
 def test_real_time_rtrl_learns_pipelined_xor_from_the_preset():
     p = bp.config.load_preset(
-        "models/williams_zipser1989_xor.toml", ["training.n_trials=200", "training.eval_every=200"]
+        MODELS / "williams_zipser1989_xor.toml",
+        ["training.n_trials=200", "training.eval_every=200"],
     )
     ds = bp.config.run(p)
     per_step = ds.loss.values / 100
@@ -342,12 +382,13 @@ def test_real_time_rtrl_learns_pipelined_xor_from_the_preset():
 
 @pytest.mark.parametrize(
     "rule,opts,every",
-    [("tbptt", {"truncation": 6}, 1), ("fbptt", {"truncation": 5}, 3), ("bptt", {}, 7)],
+    [("tbptt", {"truncation": 6}, 1), ("fbptt", {"truncation": 5}, 3), ("rtrl", {}, 4)],
 )
 def test_forced_stream_runs_resume_bitwise(tmp_path, monkeypatch, rule, opts, every):
-    """The cuts teacher forcing leaves in a window that spans chunks are saved and restored."""
-    task = Oscillation(period=6, chunk=10)
-    net = wz_net(n=4, n_in=0)
+    """The cuts teacher forcing leaves in a window that spans chunks (forced and unforced
+    steps: the task's mask) are saved and restored."""
+    task = NonmatchStream(cue_rate=0.3, chunk=10)
+    net = wz_net(n=4)
     kw = dict(
         rule_options=opts,
         teacher_forcing=True,
@@ -364,6 +405,35 @@ def test_forced_stream_runs_resume_bitwise(tmp_path, monkeypatch, rule, opts, ev
     part = bp.train(net, task, rule, out=out, **kw)
     assert part.attrs["status"] == "interrupted"
     restore()
+    resumed = bp.resume(out)
+    for k in whole.data_vars:
+        np.testing.assert_array_equal(resumed[k].values, whole[k].values, err_msg=k)
+
+
+def test_a_checkpoint_from_before_the_cuts_resumes(tmp_path, monkeypatch):
+    """A T-BPTT stream checkpoint written before teacher forcing's cuts existed (no
+    ``rule_state__cut``) resumes as if none had been set."""
+    task = NonmatchStream(cue_rate=0.3, chunk=10)
+    kw = dict(
+        rule_options={"truncation": 6},
+        update="online",
+        update_every=1,
+        optimizer=SGD(lr=0.5),
+        n_trials=12,
+        eval_every=4,
+        seed=2,
+    )
+    whole = bp.train(wz_net(n=4), task, "tbptt", **kw)
+    restore = interrupt_stream(monkeypatch, bp.tasks.Stream, at=6)
+    out = tmp_path / "run.nc"
+    bp.train(wz_net(n=4), task, "tbptt", out=out, **kw)
+    restore()
+    ds = bp.load(out).load()
+    kinds = json.loads(ds.attrs["rule_state"])
+    assert kinds.pop("cut") == {"masks": 6}
+    old = ds.drop_vars([v for v in ds.data_vars if v.startswith("rule_state__cut")])
+    old.attrs["rule_state"] = json.dumps(kinds)
+    bp.save(old, out)
     resumed = bp.resume(out)
     for k in whole.data_vars:
         np.testing.assert_array_equal(resumed[k].values, whole[k].values, err_msg=k)

@@ -136,11 +136,12 @@ class Continuing:
 
     def test_trials(self, n_streams: int, rng: np.random.Generator) -> Trials:
         """The held-out test set: ``n_streams`` fresh streams of ``test_warmup + test_steps``
-        steps, with the loss mask 0 during the warm-up (module docstring).  The summed loss
-        over one stream's counted steps is ``test_steps`` times the loss per step."""
+        steps, with the loss mask 0 during the warm-up (module docstring) and wherever the
+        task's own mask is.  Without a task mask, the summed loss over one stream's counted
+        steps is ``test_steps`` times the loss per step."""
         positive("n_streams", n_streams, integer=True)
         tr = self.stream(n_streams, rng).next(self.test_warmup + self.test_steps)
-        mask = np.ones_like(tr.target)
+        mask = np.ones_like(tr.target) if tr.mask is None else tr.mask.copy()
         mask[:, : self.test_warmup] = 0.0
         return Trials(tr.x, tr.target, mask, tr.conditions, tr.dt)
 

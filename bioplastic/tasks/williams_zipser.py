@@ -47,10 +47,11 @@ class _WZTask(Continuing):
         positive("chunk", self.chunk, integer=True)
         positive("test_steps", self.test_steps, integer=True)
         positive("test_warmup", self.test_warmup, integer=True, allow_zero=True)
-        if self.test_warmup < self.memory + 1:
+        need = self.memory + 1
+        if self.test_warmup < need:
             raise ValueError(
-                f"test_warmup ({self.test_warmup}) must be at least the delay + 1 = "
-                f"{self.memory + 1} steps, so that every scored test step has its inputs"
+                f"test_warmup ({self.test_warmup}) must be at least {need} steps, so that every "
+                f"scored test step has its inputs; raise test_warmup to {need} or more"
             )
 
 
@@ -142,10 +143,11 @@ class NonmatchStream(_WZTask):
     differs from it.
 
     Ours: two input lines, a pattern bit (Bernoulli(½)) and a cue (on with probability
-    ``cue_rate``).  A cue stores the pattern bit that comes with it; the target is 1 if the
-    pattern bit differs from the stored one, else 0.  The comparison is an XOR, which needs a
-    hidden layer, so it is scored one step after the bit arrives here (the paper's τ = 2), and
-    only once a bit has been stored.
+    ``cue_rate``).  A cue stores the pattern bit that comes with it; on the other steps the
+    target is 1 if the pattern bit differs from the stored one, else 0.  The comparison is an
+    XOR, which needs a hidden layer, so it is scored one step after the bit arrives here (the
+    paper's τ = 2), only once a bit has been stored, and not for the cued bit itself (it
+    matches itself).
     """
 
     cue_rate: float = 0.2
@@ -177,7 +179,7 @@ class NonmatchStream(_WZTask):
             stored = np.where(cue, bit, stored)
             has = has | cue
             target[:, t, 0] = (bit != stored) & has
-            mask[:, t, 0] = has
+            mask[:, t, 0] = has & ~cue
         stream.hidden = np.stack([stored, has.astype(float)], axis=1)
         return Trials(x, target, mask, {"stream": np.arange(stream.n)})
 

@@ -169,3 +169,9 @@ def unpack_rule_state(rule_state: Any, ds: xr.Dataset, kinds: dict[str, Any]) ->
             container = getattr(rule_state, name)
             container.clear()
             container.extend(steps)
+    cut = getattr(rule_state, "cut", None)
+    if cut is not None:  # a checkpoint from before teacher forcing's cuts: none to restore
+        steps = getattr(rule_state, "window", getattr(rule_state, "steps", ()))
+        padded = [None] * (len(steps) - len(cut)) + list(cut)
+        cut.clear()
+        cut.extend(padded)

@@ -134,18 +134,23 @@ def check_teacher_forcing(net: LeakyRNN, rule: Any) -> list[int]:
     """The units the outputs read, checking the network is a Williams–Zipser network."""
     W = net.params["W_out"]
     rows_ok = np.all((W == 0) | (W == 1), axis=1) & (np.count_nonzero(W, axis=1) == 1)
-    if (
-        net.form != "rate"
-        or not isinstance(net.alpha, float)
-        or net.alpha != 1.0
-        or not rows_ok.all()
-        or np.any(net.params["b_out"] != 0)
-        or {"W_out", "b_out"} & net.plastic
-    ):
+    wrong = [
+        what
+        for what, bad in (
+            (f"form='rate' (got {net.form!r})", net.form != "rate"),
+            ("alpha=1 (tau = dt)", not isinstance(net.alpha, float) or net.alpha != 1.0),
+            ("each W_out row selecting one unit with weight 1", not rows_ok.all()),
+            ("b_out = 0", np.any(net.params["b_out"] != 0)),
+            ("W_out and b_out frozen (plastic without them)", {"W_out", "b_out"} & net.plastic),
+        )
+        if bad
+    ]
+    if wrong:
         raise ValueError(
-            "teacher_forcing needs a Williams–Zipser network: form='rate', alpha=1, each W_out row "
-            "selecting one unit with weight 1, b_out = 0, and W_out, b_out frozen (plastic without "
-            "them)"
+            "teacher_forcing needs a Williams–Zipser network, whose outputs are units: "
+            + "; ".join(wrong)
+            + ". LeakyRNN.random(..., tau=dt, activation='sigmoid', init='williams_zipser') "
+            "builds one"
         )
     if not hasattr(rule, "clamp"):
         known = sorted(name for name, cls in RULES.items() if hasattr(cls, "clamp"))
