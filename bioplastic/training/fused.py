@@ -222,3 +222,5 @@ def _unring(rule_state, ring, ring_pos) -> None:
         slot = (newest - age) % k
         pre, gain, q, e, rate = (buf[:, slot].copy() for buf in ring)
         rule_state.window.append(Step(pre, gain, None, q, e, rate))
+    rule_state.cut.clear()  # the fused path never forces: no cuts, one per held step
+    rule_state.cut.extend([None] * len(rule_state.window))
