@@ -187,6 +187,39 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analyse(args: argparse.Namespace) -> int:
+    from .analysis import analyse, plot_analysis
+    from .results import load, save
+
+    ds = load(args.run)
+    config_of(ds, args.run)
+    x = None
+    if args.input is not None:
+        try:
+            x = [float(v) for v in args.input.split(",")]
+        except ValueError:
+            print(
+                f"error: --input must be numbers separated by commas; got {args.input!r}",
+                file=sys.stderr,
+            )
+            return EXIT["usage"]
+    try:
+        an = analyse(ds, x=x, n_starts=args.starts, q_max=args.q_max, seed=args.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT["usage"]
+    stem = (
+        Path(args.out) if args.out else Path(args.run).with_name(Path(args.run).stem + "_analysis")
+    )
+    nc = save(an, stem.with_suffix(".nc"))
+    png = plot_analysis(an, stem.with_suffix(".png"), title=str(args.run))
+    kinds = dict(zip(*np.unique(an["fp_kind"].values, return_counts=True)))
+    found = ", ".join(f"{int(n)} {k}" for k, n in kinds.items()) or "none"
+    print(f"fixed points: {found}; PCs 1–3 explain {100 * float(an.explained.sum()):.0f}%")
+    print(f"wrote {nc} and {png}")
+    return 0
+
+
 def _plot(args: argparse.Namespace) -> int:
     from .plotting import plot_run
     from .results import load
@@ -358,6 +391,16 @@ def _main(argv: list[str]) -> int:
     p.add_argument("run")
     p.add_argument("--out", help="the PNG (default: next to the run)")
 
+    p = sub.add_parser(
+        "analyse", help="fixed points, PCA and spectrum of a run; write run_analysis.nc/.png"
+    )
+    p.add_argument("run")
+    p.add_argument("--input", help="the held input for the fixed points, e.g. 0,1 (default 0)")
+    p.add_argument("--starts", type=int, default=1000, help="starting states (default 1000)")
+    p.add_argument("--q-max", type=float, default=1e-10, help="speed below which a point is kept")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="the output stem (default: <run>_analysis)")
+
     p = sub.add_parser("check", help="check BPTT = RTRL = finite differences on random networks")
     p.add_argument("--units", type=int, default=8, help="recurrent units (default 8)")
     p.add_argument("--steps", type=int, default=30, help="time steps per trial (default 30)")
@@ -368,7 +411,8 @@ def _main(argv: list[str]) -> int:
     if args.command == "check":
         return check(args.units, args.steps, args.trials, args.seed)
     try:
-        return {"train": _train, "info": _info, "plot": _plot, "sweep": _sweep}[args.command](args)
+        commands = {"train": _train, "info": _info, "plot": _plot, "sweep": _sweep}
+        return {**commands, "analyse": _analyse}[args.command](args)
     except (FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT["usage"]
