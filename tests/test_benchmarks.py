@@ -22,6 +22,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
         ("bench_brian2.py", "| dt/τ | discrete model"),
         ("bench_peers.py", "## The online step"),
         ("bench_structure.py", "## columnar RTRL"),
+        ("bench_analysis.py", "## Fixed points"),
     ],
 )
 def test_benchmark_runs_quick(script, expect):

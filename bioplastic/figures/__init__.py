@@ -25,6 +25,7 @@ from . import (
     murray2019_fig2,
     murray2019_fig3,
     murray2019_fig4,
+    solutions,
     williams_zipser1989,
 )
 from .common import FigureRun
@@ -41,6 +42,7 @@ FIGURES = {
         javed2023_trace_patterning,
         miconi2017,
         williams_zipser1989,
+        solutions,
     )
 }
 ROOT = Path(__file__).resolve().parent.parent.parent
