@@ -13,6 +13,7 @@ from bioplastic.analysis import (
     find_fixed_points,
     jacobian,
     linear_cka,
+    match_fixed_points,
     pca,
     procrustes_distance,
     project,
@@ -297,6 +298,10 @@ def test_a_network_compared_with_itself_or_a_relabelled_copy(saved_run):
     assert moved["cka"] == pytest.approx(1.0) and moved["procrustes"] == pytest.approx(0, abs=1e-6)
     other = bp.LeakyRNN.random(net.n_in, net.n_rec, net.n_out, tau=2.0, seed=5)
     assert compare(net, other, trials)["cka"] < 0.99
+    m = match_fixed_points(net, relabelled, trials, x=[1.0])
+    assert m.sizes["pair"] >= 1 and np.all(m.distance.values < 1e-6)
+    assert list(m.a_kind.values) == list(m.b_kind.values)
+    assert all(m.attrs[f"a_{k}"] == m.attrs[f"b_{k}"] for k in ("stable", "saddle", "unstable"))
 
 
 def test_analyse_a_saved_run_from_the_command_line(saved_run, capsys):

@@ -14,8 +14,8 @@ Datasets.
 """
 
 from .dynamics import jacobian, step_map
-from .fixed_points import KINDS, classify, find_fixed_points, speed
-from .report import analyse, compare, plot_analysis
+from .fixed_points import KINDS, classify, find_fixed_points, match, speed
+from .report import analyse, compare, match_fixed_points, plot_analysis
 from .similarity import cca_distance, linear_cka, procrustes_distance
 from .trajectories import pca, project, spectrum
 
@@ -28,6 +28,8 @@ __all__ = [
     "find_fixed_points",
     "jacobian",
     "linear_cka",
+    "match",
+    "match_fixed_points",
     "pca",
     "plot_analysis",
     "procrustes_distance",

@@ -29,7 +29,7 @@ from scipy.spatial.distance import pdist, squareform
 from ..network import LeakyRNN
 from .dynamics import held_input, jacobian, residual_and_gradient, step_map
 
-__all__ = ["find_fixed_points", "classify", "speed", "KINDS"]
+__all__ = ["find_fixed_points", "classify", "speed", "match", "KINDS"]
 
 KINDS = ("stable", "saddle", "unstable")
 
@@ -148,3 +148,18 @@ def speed(net: LeakyRNN, s: ArrayLike, x: ArrayLike | None = None) -> np.ndarray
     """``q(s) = ½‖F(s) − s‖²`` at states ``s`` ``(point, unit)``."""
     s = np.asarray(s, dtype=float)
     return 0.5 * np.sum((step_map(net, s, held_input(net, x)) - s) ** 2, axis=1)
+
+
+def match(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pair points ``a`` ``(i, d)`` with points ``b`` ``(j, d)`` in one space to minimise the
+    summed distance (:func:`scipy.optimize.linear_sum_assignment`); the extra points of the
+    larger set stay unpaired.  Returns the paired indices into ``a`` and ``b`` and their
+    distances."""
+    from scipy.optimize import linear_sum_assignment
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) == 0 or len(b) == 0:
+        return np.array([], int), np.array([], int), np.array([])
+    cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    return rows, cols, cost[rows, cols]

@@ -19,11 +19,11 @@ from ..network import LeakyRNN  # noqa: E402
 from ..results import load  # noqa: E402
 from ..tasks.base import Trials  # noqa: E402
 from ..training.checkpoint import held_out  # noqa: E402
-from .fixed_points import KINDS, find_fixed_points  # noqa: E402
+from .fixed_points import KINDS, find_fixed_points, match  # noqa: E402
 from .similarity import cca_distance, linear_cka, procrustes_distance  # noqa: E402
 from .trajectories import pca, project, spectrum  # noqa: E402
 
-__all__ = ["analyse", "compare", "plot_analysis", "states_of"]
+__all__ = ["analyse", "compare", "match_fixed_points", "plot_analysis", "states_of"]
 
 Source = LeakyRNN | xr.Dataset | str | os.PathLike
 
@@ -124,6 +124,64 @@ def compare(a: Source, b: Source, trials: Trials | None = None) -> dict[str, flo
         "procrustes": procrustes_distance(X, Y),
         "cca": cca_distance(X, Y),
     }
+
+
+def match_fixed_points(
+    a: Source,
+    b: Source,
+    trials: Trials | None = None,
+    *,
+    x: ArrayLike | None = None,
+    n_starts: int = 300,
+    n_components: int = 3,
+    seed: int = 0,
+) -> xr.Dataset:
+    """Two networks' fixed points at the held input ``x``, matched in a shared space.
+
+    Each network's states on the same trials (``a``'s held-out trials unless ``trials`` is
+    given) are projected on their own top ``n_components`` PCs; ``b``'s are rotated onto
+    ``a``'s by orthogonal Procrustes (:func:`scipy.linalg.orthogonal_procrustes`), and its
+    fixed points with them.  The points are then paired to minimise the summed distance
+    (:func:`scipy.optimize.linear_sum_assignment`; the extra points of the network with more
+    stay unpaired).  Distances are in units of ``a``'s trajectories' RMS distance from their
+    mean.  Returns ``a_kind``, ``b_kind`` and ``distance`` over ``pair``, with the counts of
+    each kind in the attrs.
+    """
+    from scipy.linalg import orthogonal_procrustes
+
+    if trials is None:
+        if isinstance(a, LeakyRNN):
+            raise ValueError("give the trials to compare two LeakyRNNs on")
+        trials = _network_and_trials(a, None)[1]
+    found, spaces = [], []
+    for src in (a, b):
+        net, tr, h0 = _network_and_trials(src, trials)
+        states = net.run(tr.x, h0).states
+        flat = states.reshape(-1, net.n_rec)
+        rng = np.random.default_rng(seed)
+        starts = flat[rng.integers(len(flat), size=n_starts)]
+        found.append(find_fixed_points(net, starts, x))
+        basis = pca(states, n_components)
+        spaces.append((basis, project(basis, flat)))
+    (basis_a, Pa), (basis_b, Pb) = spaces
+    Q, _ = orthogonal_procrustes(Pb, Pa)
+    fa = project(basis_a, found[0]["state"].values)
+    fb = project(basis_b, found[1]["state"].values) @ Q
+    scale = float(np.sqrt(np.mean(np.sum(Pa**2, axis=1))))
+    rows, cols, dist = match(fa, fb)
+    counts = {
+        f"{who}_{kind}": int((fp["kind"].values == kind).sum())
+        for who, fp in zip("ab", found)
+        for kind in KINDS
+    }
+    return xr.Dataset(
+        {
+            "a_kind": ("pair", found[0]["kind"].values[rows].astype(str)),
+            "b_kind": ("pair", found[1]["kind"].values[cols].astype(str)),
+            "distance": ("pair", dist / scale),
+        },
+        attrs={**counts, "scale": scale, "n_components": n_components},
+    )
 
 
 def _n(source: Source, trials: Trials) -> int:

@@ -13,7 +13,10 @@ Procrustes distance.  (c) Held-out trajectories of seed 0 of each rule in PC 1�
 network's top 3 PCs rotated onto BPTT's by orthogonal Procrustes; markers: its fixed points
 (stable •, saddle ×, unstable ▲) at zero input, found from 300 states along its trajectories
 (:func:`bioplastic.analysis.find_fixed_points`, q < 10⁻¹⁰).  (d) The number of fixed points of
-each kind, per rule (median over seeds).
+each kind, per rule (median over seeds).  In the numbers also: the fixed points of each rule's
+network paired with those of BPTT's network of the same seed in BPTT's PC space (rotated by
+Procrustes; :func:`bioplastic.analysis.match`), their median distance in units of BPTT's
+trajectories' RMS radius, and, for BPTT, the same between its seeds.
 
 Verdict per task and rule (ours, stated before the runs): the rule finds BPTT's solution if it
 learned (held-out loss below half the untrained loss, in the median over seeds) and its median
@@ -27,7 +30,15 @@ import numpy as np
 import xarray as xr
 from scipy.linalg import orthogonal_procrustes
 
-from ..analysis import KINDS, find_fixed_points, linear_cka, pca, procrustes_distance, project
+from ..analysis import (
+    KINDS,
+    find_fixed_points,
+    linear_cka,
+    match,
+    pca,
+    procrustes_distance,
+    project,
+)
 from ..results import load
 from ..training.checkpoint import held_out, net_from
 from .common import FigureRun, plt, run_sweep
@@ -128,6 +139,15 @@ def numbers_of(task: str, res: dict, st: dict) -> dict:
             out[f"{task} | {rule}: Procrustes distance to BPTT, median"] = float(
                 np.median([proc[i, j] for i, j in pairs])
             )
+        ref = [("bptt", s) for s in st["seeds"]]
+        if rule == "bptt":  # seed to seed: each seed against the next one
+            pairs = list(zip(ref, ref[1:]))
+        else:
+            pairs = [((rule, s), ("bptt", s)) for s in st["seeds"]]
+        dist = [matched_distance(res, k, r) for k, r in pairs if k != r]
+        out[f"{task} | {rule}: matched fixed-point distance to BPTT, median"] = (
+            float(np.median(dist)) if dist else np.nan
+        )
         for kind in KINDS:
             counts = [int((res["fps"][rule, s].kind.values == kind).sum()) for s in st["seeds"]]
             out[f"{task} | {rule}: {kind} fixed points, median"] = float(np.median(counts))
@@ -156,6 +176,18 @@ def _aligned(res: dict, key, ref) -> tuple[np.ndarray, np.ndarray]:
     _, R = pcs(ref)
     Q, _ = orthogonal_procrustes(P.reshape(-1, 3), R.reshape(-1, 3))
     return P @ Q, project(basis, res["fps"][key].state.values) @ Q
+
+
+def matched_distance(res: dict, key, ref) -> float:
+    """The median distance between ``key``'s and ``ref``'s fixed points, paired in ``ref``'s
+    PC space (``key``'s rotated onto it), in units of ``ref``'s trajectories' RMS radius;
+    inf if either has none."""
+    _, fa = _aligned(res, ref, ref)
+    traj, fb = _aligned(res, key, ref)
+    ref_traj, _ = _aligned(res, ref, ref)
+    scale = np.sqrt(np.mean(np.sum(ref_traj.reshape(-1, 3) ** 2, axis=1)))
+    _, _, dist = match(fa, fb)
+    return float(np.median(dist) / scale) if dist.size else np.inf
 
 
 def make(fig: FigureRun) -> dict:
