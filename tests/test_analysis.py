@@ -47,7 +47,7 @@ def _net(W, form, alpha=0.3, n_in=1, activation="tanh", seed=0, b=None):
 
 
 @pytest.mark.parametrize("form", FORMS)
-@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softplus", "relu", "linear"])
 def test_jacobian_and_speed_gradient_match_finite_differences(form, activation):
     rng = np.random.default_rng(1)
     n = 5
@@ -166,6 +166,59 @@ def test_a_ghost_past_a_saddle_node_is_a_slow_point_kept_only_when_asked(form):
     assert loose.q.values[0] < 1e-20  # slowest first
 
 
+def test_two_fixed_points_close_to_each_other_are_both_found():
+    """Just before the saddle-node at b ≈ 0.5328, h = tanh(2h + b) has a stable point and a
+    saddle 0.014 apart, near h = −0.71, and a third at 0.987: all three are found (the
+    brentq roots of tanh(2h + b) − h are the reference)."""
+    from scipy.optimize import brentq
+
+    b = 0.5327
+    net = _net(np.array([[2.0]]), "rate", alpha=1.0, b=np.array([b]))
+    g = lambda h: np.tanh(2 * h + b) - h  # noqa: E731
+    grid = np.linspace(-1.2, 1.2, 200_001)
+    v = g(grid)
+    roots = [
+        brentq(g, grid[i], grid[i + 1], xtol=1e-15) for i in np.flatnonzero(v[:-1] * v[1:] < 0)
+    ]
+    fp = find_fixed_points(net, np.linspace(-2, 2, 81)[:, None])
+    assert len(roots) == 3 and fp.sizes["point"] == 3
+    np.testing.assert_allclose(np.sort(fp.state.values[:, 0]), roots, atol=1e-9)
+
+
+def test_a_singular_jacobian_at_one_start_does_not_stop_the_others_polish():
+    """A relu unit with self-weight 1 has ∂F/∂h − I singular wherever it is active; the other
+    starts are still polished to their fixed point (h₀ = 0, h₁ = 2)."""
+    from bioplastic.analysis.fixed_points import _newton
+
+    net = bp.LeakyRNN(
+        np.zeros((2, 1)),
+        np.diag([1.0, 0.5]),
+        np.eye(1, 2),
+        np.array([0.0, 1.0]),
+        alpha=1.0,
+        activation="relu",
+    )
+    x = np.zeros(1)
+    good, singular = np.array([[-1.0, 1.9]]), np.array([[0.5, 1.9]])
+    polished = _newton(net, np.vstack([good, singular]), x, 8)
+    assert speed(net, polished[:1], x)[0] < 1e-25
+    np.testing.assert_allclose(polished[0], [0.0, 2.0], atol=1e-12)
+
+
+def test_no_fixed_point_found_still_saves_and_plots(tmp_path):
+    """h ← h + 1 (linear, W = I, b = 1) has no fixed point: q = ½ everywhere."""
+    net = _net(np.eye(2), "rate", alpha=1.0, activation="linear", b=np.ones(2))
+    tr = bp.tasks.Trials(np.zeros((2, 30, 1)), np.zeros((2, 30, 1)))
+    an = analyse(net, tr, n_starts=20)
+    assert an.sizes["point"] == 0
+    bp.save(an, tmp_path / "a.nc")
+    back = bp.load(tmp_path / "a.nc")
+    assert back.sizes["point"] == 0 and back.trajectory.shape == an.trajectory.shape
+    from bioplastic.analysis import plot_analysis
+
+    assert plot_analysis(an, tmp_path / "a.png").stat().st_size > 10_000
+
+
 def test_bad_fixed_point_arguments_name_the_fix():
     net = _net(np.eye(3), "rate")
     with pytest.raises(ValueError, match=r"starts must have shape \(n_starts, n_rec\)"):
@@ -244,6 +297,8 @@ def test_pca_explained_variance_and_projection_match_the_covariance():
 
 @pytest.mark.parametrize("form", FORMS)
 def test_spectrum_of_a_linear_network_is_its_time_constants(form):
+    """(For a linear network the Jacobian is the same everywhere, so this checks the
+    formulas, not which input each state is paired with: see the next test.)"""
     rng = np.random.default_rng(8)
     n = 5
     W = rng.standard_normal((n, n)) * 0.3
@@ -264,6 +319,30 @@ def test_spectrum_of_a_linear_network_is_its_time_constants(form):
     np.testing.assert_allclose(
         np.abs(spec.frequency.values[0]), np.abs(np.angle(lam)) / (2 * np.pi), atol=1e-12
     )
+
+
+def test_analyse_linearises_each_state_with_the_input_of_the_step_taken_from_it():
+    """Row t of the spectrum is the Jacobian at h_t (h_0 = 0) with the input x_{t+1} of the
+    step taken from it; with an input that switches on at array index 10, the rows around
+    the switch tell the pairings apart."""
+    n = 3
+    rng = np.random.default_rng(9)
+    net = bp.LeakyRNN(
+        3 * rng.standard_normal((n, 1)),
+        0.5 * rng.standard_normal((n, n)),
+        np.eye(1, n),
+        b=0.3 * rng.standard_normal(n),
+        alpha=0.5,
+    )
+    x = np.zeros((1, 20, 1))
+    x[0, 10:] = 1.0
+    an = analyse(net, bp.tasks.Trials(x, np.zeros((1, 20, 1))), n_starts=5)
+    states = net.run(x).states[0]  # states[t] = h_{t+1}
+    before = np.vstack([np.zeros(n), states[:-1]])
+    for t in (0, 9, 10, 11, 15):
+        lam = np.linalg.eigvals(jacobian(net, before[t][None], x[0, t])[0])
+        got = np.hypot(an.eig_real.values[t], an.eig_imag.values[t])
+        np.testing.assert_allclose(got, np.sort(np.abs(lam))[::-1], rtol=1e-12)
 
 
 # --- a saved run, compared and analysed from the command line -------------------------------

@@ -10,12 +10,12 @@ eigenvalues λ of the map's Jacobian there: for a discrete-time map a mode is un
 (``n_unstable`` unstable modes: the dimension of its unstable manifold).
 
 The search is batched over starts: one L-BFGS run (:func:`scipy.optimize.minimize`) on
-``Σ_i q(s_i)``, whose gradient is block-diagonal (each start moves on its own), with the
+``Σ_i q(s_i)``, whose objective and gradient separate by start (L-BFGS's memory and line
+search are shared), with the
 analytic gradient ``(∂F/∂s − I)ᵀ (F(s) − s)``; then a few Newton steps
 ``s ← s − (∂F/∂s − I)⁻¹ (F(s) − s)``, kept where they lower ``q``, polish the fixed points.
-Before the polish, points within ``100 · merge`` of a slower one are dropped (starts that went
-to the same place); after it, points closer than ``merge`` (in the state's norm, relative to
-``1 + ‖s‖``) are merged, keeping the slowest.
+Points closer than ``merge`` (in the state's norm, relative to ``1 + ‖s‖``) are merged,
+keeping the slowest, before the polish (starts that went to the same place) and after it.
 """
 
 from __future__ import annotations
@@ -43,17 +43,27 @@ def classify(eigenvalues: np.ndarray, tol: float = 1e-9) -> tuple[np.ndarray, np
 
 
 def _newton(net: LeakyRNN, s: np.ndarray, x: np.ndarray, steps: int) -> np.ndarray:
+    """Up to ``steps`` Newton steps on ``F(s) − s = 0``, batched; a step is kept only where it
+    lowers ``q``, and a point leaves the batch once a step fails to.  A singular ``∂F/∂s − I``
+    at one point falls back to least squares for that point alone."""
     eye = np.eye(net.n_rec)
+    s = s.copy()
+    active = np.arange(len(s))
     for _ in range(steps):
-        r, q, _ = residual_and_gradient(net, s, x)
-        try:
-            delta = np.linalg.solve(jacobian(net, s, x) - eye, r[..., None])[..., 0]
-        except np.linalg.LinAlgError:
+        if active.size == 0:
             break
-        trial = s - delta
+        pts = s[active]
+        r, q, _ = residual_and_gradient(net, pts, x)
+        A = jacobian(net, pts, x) - eye
+        try:
+            delta = np.linalg.solve(A, r[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            delta = np.stack([np.linalg.lstsq(a, v, rcond=None)[0] for a, v in zip(A, r)])
+        trial = pts - delta
         _, q_new, _ = residual_and_gradient(net, trial, x)
         better = np.isfinite(q_new) & (q_new < q)
-        s = np.where(better[:, None], trial, s)
+        s[active[better]] = trial[better]
+        active = active[better & (q_new > 0)]
     return s
 
 
@@ -87,8 +97,8 @@ def find_fixed_points(
 
     Returns a Dataset over ``point`` (slowest first): ``state`` (point, unit), ``q``,
     ``kind`` ("stable", "saddle", "unstable"), ``n_unstable``, ``eig_real`` and ``eig_imag``
-    (point, mode; sorted by decreasing |λ|), and ``held_input`` (input); attrs ``n_starts``
-    and ``search_q_max`` (the slowest minimum the search reached, kept or not).
+    (point, mode; sorted by decreasing |λ|), and ``held_input`` (input); attrs ``n_starts``,
+    ``q_max`` and ``lbfgs_iterations``.
     """
     s0 = np.asarray(starts, dtype=float)
     if s0.ndim != 2 or s0.shape[1] != net.n_rec or s0.shape[0] < 1:
@@ -117,8 +127,8 @@ def find_fixed_points(
     )
     s = res.x.reshape(shape)
     _, q, _ = residual_and_gradient(net, s, x)
-    coarse = _merge(s, q, 100 * merge)  # starts that went to the same place: polish one
-    s = _newton(net, s[coarse], x, newton_steps)
+    same = _merge(s, q, merge)  # starts that went to the very same place: polish one
+    s = _newton(net, s[same], x, newton_steps)
     _, q, _ = residual_and_gradient(net, s, x)
     ok = np.isfinite(q) & (q < q_max)
     s, q = s[ok], q[ok]
@@ -140,7 +150,7 @@ def find_fixed_points(
             "eig_imag": (("point", "mode"), lam.imag),
             "held_input": ("input", x),
         },
-        attrs={"n_starts": int(shape[0]), "q_max": float(q_max)},
+        attrs={"n_starts": int(shape[0]), "q_max": float(q_max), "lbfgs_iterations": int(res.nit)},
     )
 
 

@@ -75,13 +75,15 @@ def analyse(
     if not (isinstance(n_starts, int) and n_starts >= 1):
         raise ValueError(f"n_starts must be an int >= 1; got {n_starts!r}")
     states = net.run(tr.x, h0).states
-    basis = pca(states, n_components)
+    basis = pca(states, min(n_components, net.n_rec))
     flat = states.reshape(-1, net.n_rec)
     rng = np.random.default_rng(seed)
     starts = flat[rng.integers(len(flat), size=n_starts)]
     starts = starts + noise * rng.standard_normal(starts.shape)
     fp = find_fixed_points(net, starts, x, q_max=q_max)
-    spec = spectrum(net, states[0], tr.x[0])
+    start = np.zeros(net.n_rec) if h0 is None else np.broadcast_to(h0, (net.n_rec,))
+    before = np.concatenate([start[None], states[0, :-1]])  # s_{t-1}, the state x_t acts on
+    spec = spectrum(net, before, tr.x[0])
     out = xr.Dataset(
         {
             "trajectory": (("trial", "time", "pc"), project(basis, states)),
@@ -207,7 +209,8 @@ def plot_analysis(an: xr.Dataset, path: str | os.PathLike, title: str = "") -> P
     ax.set_xlabel(f"PC 1 ({100 * ev[0]:.0f}%)")
     ax.set_ylabel(f"PC 2 ({100 * ev[1]:.0f}%)" if len(ev) > 1 else "")
     ax.set_title("held-out trajectories and fixed points", fontsize=9)
-    ax.legend(frameon=False, fontsize=7)
+    if an.sizes.get("point", 0):
+        ax.legend(frameon=False, fontsize=7)
     ax = axes[1]
     t = np.linspace(0, 2 * np.pi, 200)
     ax.plot(np.cos(t), np.sin(t), color="0.6", lw=0.8)
@@ -223,7 +226,7 @@ def plot_analysis(an: xr.Dataset, path: str | os.PathLike, title: str = "") -> P
     tau = np.abs(an["tau"].values[:, :5])
     ax.semilogy(np.arange(1, tau.shape[0] + 1), tau)
     ax.set_xlabel("time step of the first held-out trial")
-    ax.set_ylabel("|time constant| of the 5 slowest modes")
+    ax.set_ylabel("|time constant| of the 5 modes of largest |λ|")
     ax.set_title("linearised dynamics along the trajectory", fontsize=9)
     if title:
         f.suptitle(title)

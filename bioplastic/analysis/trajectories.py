@@ -55,8 +55,9 @@ def project(basis: xr.Dataset, states: ArrayLike) -> np.ndarray:
 
 
 def spectrum(net: LeakyRNN, states: ArrayLike, x: ArrayLike) -> xr.Dataset:
-    """The Jacobian's eigenvalues along one trajectory: ``states`` ``(time, unit)`` with the
-    inputs ``x`` ``(time, n_in)`` of each step.  Returns ``eig_real``, ``eig_imag`` (time, mode;
+    """The Jacobian's eigenvalues along one trajectory: each state ``s_{t-1}`` with the input
+    ``x_t`` of the step taken from it, ``states`` ``(time, unit)`` = ``s_0 … s_{T-1}`` and ``x``
+    ``(time, n_in)`` = ``x_1 … x_T``.  Returns ``eig_real``, ``eig_imag`` (time, mode;
     by decreasing |λ|), ``tau`` (time constant; inf for |λ| = 1, negative for growing modes)
     and ``frequency`` (cycles per unit of time), with ``dt`` in the attrs."""
     S, X = np.asarray(states, dtype=float), np.asarray(x, dtype=float)

@@ -40,7 +40,8 @@ from ..analysis import (
     project,
 )
 from ..results import load
-from ..training.checkpoint import held_out, net_from
+from ..tasks.base import Trials
+from ..training.checkpoint import held_out
 from .common import FigureRun, plt, run_sweep
 
 NAME = "solutions"
@@ -72,27 +73,31 @@ def runs(fig: FigureRun, task: str, st: dict) -> xr.Dataset:
     return run_sweep(fig, _slug(task), TASKS[task], over, {"rule.name": st["rules"]}, st["seeds"])
 
 
-def networks(fig: FigureRun, task: str, ds: xr.Dataset, st: dict) -> dict:
-    """(rule, seed) → (net, h0, final/initial held-out loss), and the common trials."""
-    out = {}
-    trials = None
+def networks(fig: FigureRun, task: str, ds: xr.Dataset, st: dict) -> tuple[dict, dict, Trials]:
+    """(rule, seed) → (net, h0) for the runs that completed, (rule, seed) → final / initial
+    held-out loss (inf for a run that did not complete), and the common trials."""
+    nets, losses, trials = {}, {}, None
     for rule in st["rules"]:
         for seed in st["seeds"]:
             at = {"rule_name": rule, "seed": seed}
-            path = fig.cache / _slug(task) / f"{ds.run_id.sel(at).item()}.nc"
-            run = load(path)
+            if ds.status.sel(at).item() != "complete":  # diverged or failed: not analysed
+                losses[rule, seed] = np.inf
+                continue
+            run = load(fig.cache / _slug(task) / f"{ds.run_id.sel(at).item()}.nc")
             net, held, h0 = held_out(run)
-            if trials is None:  # the first run (BPTT, seed 0): everyone's trials
+            if trials is None:  # the first complete run (BPTT, seed 0): everyone's trials
                 trials = held
             ev = run.eval_loss.values
-            ok = ds.status.sel(at).item() == "complete"
-            out[rule, seed] = (net_from(run), h0, float(ev[-1] / ev[0]) if ok else np.inf)
-    return out, trials
+            nets[rule, seed] = (net, h0)
+            losses[rule, seed] = float(ev[-1] / ev[0])
+    if trials is None:
+        raise RuntimeError(f"no run of {task} completed: nothing to analyse")
+    return nets, losses, trials
 
 
 def analyse_task(fig: FigureRun, task: str, st: dict) -> dict:
     ds = runs(fig, task, st)
-    nets, trials = networks(fig, task, ds, st)
+    nets, losses, trials = networks(fig, task, ds, st)
     keys = list(nets)
     states = {k: nets[k][0].run(trials.x, nets[k][1]).states for k in keys}
     flat = {k: s.reshape(-1, s.shape[-1]) for k, s in states.items()}
@@ -109,7 +114,7 @@ def analyse_task(fig: FigureRun, task: str, st: dict) -> dict:
         rng = np.random.default_rng(0)
         starts = flat[k][rng.integers(len(flat[k]), size=N_STARTS)]
         fps[k] = find_fixed_points(net, starts, np.zeros(net.n_in))
-    return dict(keys=keys, nets=nets, states=states, cka=cka, proc=proc, fps=fps)
+    return dict(keys=keys, losses=losses, states=states, cka=cka, proc=proc, fps=fps)
 
 
 def _pairs(keys: list, a: str, b: str) -> list[tuple[int, int]]:
@@ -121,42 +126,54 @@ def _pairs(keys: list, a: str, b: str) -> list[tuple[int, int]]:
 def numbers_of(task: str, res: dict, st: dict) -> dict:
     keys, cka, proc = res["keys"], res["cka"], res["proc"]
     out = {}
+
+    def median(values) -> float:
+        return float(np.median(values)) if len(values) else np.nan
+
     bptt_seed = [cka[i, j] for i, j in _pairs(keys, "bptt", "bptt") if i < j]
     out[f"{task} | BPTT seed-to-seed CKA: min, median"] = [
-        float(np.min(bptt_seed)),
-        float(np.median(bptt_seed)),
+        float(np.min(bptt_seed)) if bptt_seed else np.nan,
+        median(bptt_seed),
     ]
     for rule in st["rules"]:
-        loss = [res["nets"][rule, s][2] for s in st["seeds"]]
+        loss = [res["losses"][rule, s] for s in st["seeds"]]
         out[f"{task} | {rule}: final / initial held-out loss, median"] = float(np.median(loss))
+        out[f"{task} | {rule}: runs not complete"] = int(np.sum(np.isinf(loss)))
         same = [cka[i, j] for i, j in _pairs(keys, rule, rule) if i < j]
-        out[f"{task} | {rule}: seed-to-seed CKA, median"] = float(np.median(same))
+        out[f"{task} | {rule}: seed-to-seed CKA, median"] = median(same)
         if rule != "bptt":
             pairs = _pairs(keys, rule, "bptt")
-            out[f"{task} | {rule}: CKA with BPTT, median"] = float(
-                np.median([cka[i, j] for i, j in pairs])
+            out[f"{task} | {rule}: CKA with BPTT, median"] = median([cka[i, j] for i, j in pairs])
+            out[f"{task} | {rule}: Procrustes distance to BPTT, median"] = median(
+                [proc[i, j] for i, j in pairs]
             )
-            out[f"{task} | {rule}: Procrustes distance to BPTT, median"] = float(
-                np.median([proc[i, j] for i, j in pairs])
-            )
-        ref = [("bptt", s) for s in st["seeds"]]
+        ref = [("bptt", s) for s in st["seeds"] if ("bptt", s) in res["fps"]]
         if rule == "bptt":  # seed to seed: each seed against the next one
             pairs = list(zip(ref, ref[1:]))
         else:
-            pairs = [((rule, s), ("bptt", s)) for s in st["seeds"]]
+            pairs = [
+                (k, r)
+                for k, r in (((rule, s), ("bptt", s)) for s in st["seeds"])
+                if k in res["fps"] and r in res["fps"]
+            ]
         dist = [matched_distance(res, k, r) for k, r in pairs if k != r]
         out[f"{task} | {rule}: matched fixed-point distance to BPTT, median"] = (
             float(np.median(dist)) if dist else np.nan
         )
+        done = [res["fps"][rule, s] for s in st["seeds"] if (rule, s) in res["fps"]]
         for kind in KINDS:
-            counts = [int((res["fps"][rule, s].kind.values == kind).sum()) for s in st["seeds"]]
-            out[f"{task} | {rule}: {kind} fixed points, median"] = float(np.median(counts))
+            counts = [int((fp.kind.values == kind).sum()) for fp in done]
+            out[f"{task} | {rule}: {kind} fixed points, median"] = median(counts)
     for rule in st["rules"][1:]:
         learned = out[f"{task} | {rule}: final / initial held-out loss, median"] < 0.5
-        close = out[f"{task} | {rule}: CKA with BPTT, median"] >= bptt_seed_min(out, task)
-        verdict = (
-            "same as BPTT" if learned and close else ("different" if learned else "not learned")
-        )
+        cka_bptt = out[f"{task} | {rule}: CKA with BPTT, median"]
+        floor = bptt_seed_min(out, task)
+        if not learned:
+            verdict = "not learned"
+        elif np.isnan(cka_bptt) or np.isnan(floor):
+            verdict = "not compared (runs did not complete)"
+        else:
+            verdict = "same as BPTT" if cka_bptt >= floor else "different"
         out[f"{task} | {rule}: verdict"] = verdict
     return out
 
@@ -223,6 +240,8 @@ def make(fig: FigureRun) -> dict:
         ax = axes[row, 2]
         ref = ("bptt", st["seeds"][0])
         for rule in st["rules"]:
+            if (rule, st["seeds"][0]) not in res["fps"] or ref not in res["fps"]:
+                continue  # that run did not complete
             traj, fp = _aligned(res, (rule, st["seeds"][0]), ref)
             for k in range(min(traj.shape[0], 8)):
                 ax.plot(
