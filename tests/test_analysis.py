@@ -390,6 +390,7 @@ def test_analyse_a_saved_run_from_the_command_line(saved_run, capsys):
     assert out.with_suffix(".png").stat().st_size > 10_000
     assert "wrote" in capsys.readouterr().out
     assert an.sizes["point"] >= 1 and np.all(an.fp_q.values < 1e-10)
+    assert any(c.startswith("condition_") for c in an.coords)  # each trial's labels
     net, trials, h0 = bp.training.checkpoint.held_out(bp.load(saved_run))
     assert np.all(speed(net, an.fp_state.values, [1.0]) < 1e-10)  # really fixed, at that input
     again = analyse(saved_run, x=[1.0], n_starts=200)

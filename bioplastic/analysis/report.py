@@ -66,7 +66,8 @@ def analyse(
     (plus N(0, ``noise``²) jitter, from ``np.random.default_rng(seed)``), kept where
     ``q < q_max``.  The spectrum is the first trial's.
 
-    Returns a Dataset: ``trajectory`` (trial, time, pc), ``explained`` (pc), ``components``
+    Returns a Dataset: ``trajectory`` (trial, time, pc; each trial's condition labels as
+    ``condition_<name>`` coordinates), ``explained`` (pc), ``components``
     (pc, unit), fixed points (``fp_state`` (point, unit), ``fp_pc`` (point, pc), ``fp_q``,
     ``fp_kind``, ``fp_n_unstable``, ``fp_eig_real``/``fp_eig_imag`` (point, mode)), and the
     spectrum (``eig_real``, ``eig_imag``, ``tau``, ``frequency``: time, mode).
@@ -100,7 +101,14 @@ def analyse(
             **{k: (("time", "mode"), spec[k].values) for k in ("eig_real", "eig_imag", "tau")},
             "frequency": (("time", "mode"), spec["frequency"].values),
         },
-        coords={"pc": basis["pc"].values},
+        coords={
+            "pc": basis["pc"].values,
+            **{
+                f"condition_{k}": ("trial", np.asarray(v))
+                for k, v in (tr.conditions or {}).items()
+                if np.ndim(v) == 1 and len(v) == tr.x.shape[0]
+            },
+        },
         attrs={
             "n_starts": n_starts,
             "q_max": q_max,
