@@ -7,7 +7,7 @@ Fixed points (:func:`bioplastic.analysis.find_fixed_points`): a tanh network (g 
 τ = 10, rate form) from starts drawn along 10 trajectories of 200 steps; printed are the
 seconds, the points found, and the ratio to the floor: one evaluation of ``q`` and its
 gradient over all starts (one (start × unit) × (unit × unit) matmul), times the L-BFGS
-iterations the search is allowed.  CKA (:func:`bioplastic.analysis.linear_cka`) of two
+iterations the search ran.  CKA (:func:`bioplastic.analysis.linear_cka`) of two
 (state × unit) arrays, against one (unit × state) × (state × unit) GEMM, the floor of forming
 ``YᵀX``.
 """
@@ -53,7 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     quick = ap.parse_args().quick
-    print("## Fixed points (seconds; floor: 500 L-BFGS iterations of one q-and-gradient)\n")
+    print("## Fixed points (seconds; floor: one q-and-gradient per L-BFGS iteration run)\n")
     print("| N | starts | seconds | points | × floor |")
     print("|---|---|---|---|---|")
     for n, k in [(20, 100)] if quick else [(20, 1000), (100, 1000), (200, 1000)]:
