@@ -380,6 +380,17 @@ def test_real_time_rtrl_learns_pipelined_xor_from_the_preset():
     assert ds.eval_loss.values[-1] < 0.1 * ds.eval_loss.values[0]
 
 
+def interrupted_run(tmp_path, monkeypatch, net, task, rule, kw):
+    """The whole run, and the file of the same run stopped (as Ctrl-C would) at chunk 6."""
+    whole = bp.train(net, task, rule, **kw)
+    restore = interrupt_stream(monkeypatch, bp.tasks.Stream, at=6)
+    out = tmp_path / "run.nc"
+    part = bp.train(net, task, rule, out=out, **kw)
+    assert part.attrs["status"] == "interrupted"
+    restore()
+    return whole, out
+
+
 @pytest.mark.parametrize(
     "rule,opts,every",
     [("tbptt", {"truncation": 6}, 1), ("fbptt", {"truncation": 5}, 3), ("rtrl", {}, 4)],
@@ -399,12 +410,7 @@ def test_forced_stream_runs_resume_bitwise(tmp_path, monkeypatch, rule, opts, ev
         eval_every=4,
         seed=2,
     )
-    whole = bp.train(net, task, rule, **kw)
-    restore = interrupt_stream(monkeypatch, bp.tasks.Stream, at=6)
-    out = tmp_path / "run.nc"
-    part = bp.train(net, task, rule, out=out, **kw)
-    assert part.attrs["status"] == "interrupted"
-    restore()
+    whole, out = interrupted_run(tmp_path, monkeypatch, net, task, rule, kw)
     resumed = bp.resume(out)
     for k in whole.data_vars:
         np.testing.assert_array_equal(resumed[k].values, whole[k].values, err_msg=k)
@@ -423,11 +429,7 @@ def test_a_checkpoint_from_before_the_cuts_resumes(tmp_path, monkeypatch):
         eval_every=4,
         seed=2,
     )
-    whole = bp.train(wz_net(n=4), task, "tbptt", **kw)
-    restore = interrupt_stream(monkeypatch, bp.tasks.Stream, at=6)
-    out = tmp_path / "run.nc"
-    bp.train(wz_net(n=4), task, "tbptt", out=out, **kw)
-    restore()
+    whole, out = interrupted_run(tmp_path, monkeypatch, wz_net(n=4), task, "tbptt", kw)
     ds = bp.load(out).load()
     kinds = json.loads(ds.attrs["rule_state"])
     assert kinds.pop("cut") == {"masks": 6}

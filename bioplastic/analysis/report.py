@@ -127,8 +127,8 @@ def compare(a: Source, b: Source, trials: Trials | None = None) -> dict[str, flo
         if isinstance(a, LeakyRNN):
             raise ValueError("give the trials to compare two LeakyRNNs on")
         trials = _network_and_trials(a, None)[1]
-    X = states_of(a, trials).reshape(-1, _n(a, trials))
-    Y = states_of(b, trials).reshape(-1, _n(b, trials))
+    X, Y = (states_of(src, trials) for src in (a, b))
+    X, Y = X.reshape(-1, X.shape[-1]), Y.reshape(-1, Y.shape[-1])
     return {
         "cka": linear_cka(X, Y),
         "procrustes": procrustes_distance(X, Y),
@@ -192,10 +192,6 @@ def match_fixed_points(
         },
         attrs={**counts, "scale": scale, "n_components": n_components},
     )
-
-
-def _n(source: Source, trials: Trials) -> int:
-    return _network_and_trials(source, trials)[0].n_rec
 
 
 def plot_analysis(an: xr.Dataset, path: str | os.PathLike, title: str = "") -> Path:

@@ -199,9 +199,8 @@ def matched_distance(res: dict, key, ref) -> float:
     """The median distance between ``key``'s and ``ref``'s fixed points, paired in ``ref``'s
     PC space (``key``'s rotated onto it), in units of ``ref``'s trajectories' RMS radius;
     inf if either has none."""
-    _, fa = _aligned(res, ref, ref)
-    traj, fb = _aligned(res, key, ref)
-    ref_traj, _ = _aligned(res, ref, ref)
+    ref_traj, fa = _aligned(res, ref, ref)
+    _, fb = _aligned(res, key, ref)
     scale = np.sqrt(np.mean(np.sum(ref_traj.reshape(-1, 3) ** 2, axis=1)))
     _, _, dist = match(fa, fb)
     return float(np.median(dist) / scale) if dist.size else np.inf
